@@ -1,0 +1,189 @@
+package io.github.dl4jquant;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Quantization parameters of one tensor: scales and zero points (one per tensor, or one per channel along
+ * {@link #axis()}), the dtype and the integer range they map onto. Immutable.
+ *
+ * <pre>{@code
+ * QParams act = QParams.perTensor(0.02f, 3, QuantDType.QUINT8, 0, 255, QScheme.PER_TENSOR_AFFINE);
+ * QParams w = QParams.perChannel(new float[] {0.01f, 0.02f}, new int[] {0, 0}, 1,
+ *         QuantDType.QINT8, -128, 127, QScheme.PER_CHANNEL_SYMMETRIC);
+ * act.scale();     // 0.02f
+ * w.scales()[1];   // 0.02f
+ * }</pre>
+ *
+ * <p>For a DL4J {@code DenseLayer} weight {@code W} of shape {@code [nIn, nOut]} the per-output-channel axis is 1
+ * (PyTorch's Linear weight is {@code [out, in]}, axis 0).
+ */
+public final class QParams {
+    private final float[] scales;
+    private final int[] zeroPoints;
+    private final int axis;
+    private final QuantDType dtype;
+    private final int quantMin;
+    private final int quantMax;
+    private final QScheme qscheme;
+
+    private QParams(float[] scales, int[] zeroPoints, int axis, QuantDType dtype, int quantMin, int quantMax,
+                    QScheme qscheme) {
+        if (scales.length == 0 || scales.length != zeroPoints.length) {
+            throw new IllegalArgumentException("QParams need as many zero points as scales (at least one); got "
+                    + scales.length + " scales and " + zeroPoints.length + " zero points");
+        }
+        if (dtype == null || !dtype.isQuantized()) {
+            throw new IllegalArgumentException("QParams dtype must be a quantized dtype (quint8, qint8, qint32); got "
+                    + dtype);
+        }
+        if (quantMin >= quantMax) {
+            throw new IllegalArgumentException("QParams quantMin (" + quantMin + ") must be below quantMax ("
+                    + quantMax + ")");
+        }
+        for (int i = 0; i < scales.length; i++) {
+            if (!(scales[i] > 0f) || Float.isInfinite(scales[i])) {
+                throw new IllegalArgumentException("QParams scale[" + i + "] must be finite and > 0; got " + scales[i]);
+            }
+        }
+        this.scales = scales.clone();
+        this.zeroPoints = zeroPoints.clone();
+        this.axis = axis;
+        this.dtype = dtype;
+        this.quantMin = quantMin;
+        this.quantMax = quantMax;
+        this.qscheme = qscheme;
+    }
+
+    /** Per-tensor parameters (one scale, one zero point). */
+    public static QParams perTensor(float scale, int zeroPoint, QuantDType dtype, int quantMin, int quantMax,
+                                    QScheme qscheme) {
+        if (qscheme.isPerChannel()) {
+            throw new IllegalArgumentException("perTensor QParams need a per-tensor qscheme; got " + qscheme);
+        }
+        return new QParams(new float[] {scale}, new int[] {zeroPoint}, -1, dtype, quantMin, quantMax, qscheme);
+    }
+
+    /** Per-tensor parameters over the dtype's full range. */
+    public static QParams perTensor(float scale, int zeroPoint, QuantDType dtype) {
+        return perTensor(scale, zeroPoint, dtype, dtype.quantMin(), dtype.quantMax(), QScheme.PER_TENSOR_AFFINE);
+    }
+
+    /** Per-channel parameters along {@code axis}. */
+    public static QParams perChannel(float[] scales, int[] zeroPoints, int axis, QuantDType dtype, int quantMin,
+                                     int quantMax, QScheme qscheme) {
+        if (!qscheme.isPerChannel()) {
+            throw new IllegalArgumentException("perChannel QParams need a per-channel qscheme; got " + qscheme);
+        }
+        if (axis < 0) {
+            throw new IllegalArgumentException("perChannel QParams need an axis >= 0; got " + axis);
+        }
+        return new QParams(scales, zeroPoints, axis, dtype, quantMin, quantMax, qscheme);
+    }
+
+    /** The scales (a copy); length 1 for per-tensor parameters. */
+    public float[] scales() {
+        return scales.clone();
+    }
+
+    /** The zero points (a copy); length 1 for per-tensor parameters. */
+    public int[] zeroPoints() {
+        return zeroPoints.clone();
+    }
+
+    /** The single scale of per-tensor parameters. */
+    public float scale() {
+        requirePerTensor("scale()");
+        return scales[0];
+    }
+
+    /** The single zero point of per-tensor parameters. */
+    public int zeroPoint() {
+        requirePerTensor("zeroPoint()");
+        return zeroPoints[0];
+    }
+
+    /** Number of channels (1 for per-tensor parameters). */
+    public int numChannels() {
+        return scales.length;
+    }
+
+    /** The channel axis, or -1 for per-tensor parameters. */
+    public int axis() {
+        return axis;
+    }
+
+    public QuantDType dtype() {
+        return dtype;
+    }
+
+    public int quantMin() {
+        return quantMin;
+    }
+
+    public int quantMax() {
+        return quantMax;
+    }
+
+    public QScheme qscheme() {
+        return qscheme;
+    }
+
+    public boolean isPerChannel() {
+        return qscheme.isPerChannel();
+    }
+
+    private void requirePerTensor(String what) {
+        if (isPerChannel()) {
+            throw new IllegalStateException(what + " is only defined for per-tensor QParams; these are per-channel "
+                    + "along axis " + axis + ": use scales()/zeroPoints()");
+        }
+    }
+
+    /** A JSON-friendly map with PyTorch's {@code get_qparam_dict} keys. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("qscheme", qscheme.torchName());
+        m.put("dtype", dtype.torchName());
+        if (isPerChannel()) {
+            m.put("scale", scales.clone());
+            m.put("zero_point", zeroPoints.clone());
+            m.put("axis", axis);
+        } else {
+            m.put("scale", scales[0]);
+            m.put("zero_point", zeroPoints[0]);
+        }
+        m.put("quant_min", quantMin);
+        m.put("quant_max", quantMax);
+        return m;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof QParams)) {
+            return false;
+        }
+        QParams q = (QParams) o;
+        return axis == q.axis && quantMin == q.quantMin && quantMax == q.quantMax && dtype == q.dtype
+                && qscheme == q.qscheme && Arrays.equals(scales, q.scales) && Arrays.equals(zeroPoints, q.zeroPoints);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * Arrays.hashCode(scales) + Arrays.hashCode(zeroPoints)) + qscheme.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        if (isPerChannel()) {
+            return "QParams(" + qscheme.torchName() + ", " + dtype.torchName() + ", axis=" + axis + ", channels="
+                    + scales.length + ", range=[" + quantMin + ", " + quantMax + "])";
+        }
+        return "QParams(" + qscheme.torchName() + ", " + dtype.torchName() + ", scale=" + scales[0]
+                + ", zero_point=" + zeroPoints[0] + ", range=[" + quantMin + ", " + quantMax + "])";
+    }
+}
