@@ -1,0 +1,89 @@
+"""Turns JMH JSON results (two thread settings) and the model-size report into Markdown tables in the README."""
+import json
+import os
+import sys
+
+out_dir, readme = sys.argv[1], sys.argv[2]
+START, END = "<!-- BENCHMARKS:START -->", "<!-- BENCHMARKS:END -->"
+
+
+def load(threads):
+    path = os.path.join(out_dir, f"jmh-threads-{threads}.json")
+    results = {}
+    for r in json.load(open(path)):
+        name = r["benchmark"].rsplit(".", 1)
+        key = (name[0].rsplit(".", 1)[1], name[1], tuple(sorted(r.get("params", {}).items())))
+        m = r["primaryMetric"]
+        results[key] = (m["score"], m["scoreError"])
+    return results
+
+
+runs = {t: load(t) for t in ("1", "default")}
+
+
+def best(key):
+    """Fastest of the two thread settings, with its error and which setting won."""
+    cands = [(runs[t][key][0], runs[t][key][1], t) for t in runs if key in runs[t]]
+    return min(cands)
+
+
+def fmt(score_err):
+    s, e, _ = score_err
+    return f"{s:,.0f} ± {e:,.0f}" if s >= 100 else f"{s:,.1f} ± {e:,.1f}"
+
+
+lines = ["Latency of `outputSingle` in µs (JMH average time, ± 99.9% error), best of `OMP_NUM_THREADS=1` and the "
+         "default thread count for each cell; speed-up = fp32 / variant from the same run.", "",
+         "| model | batch | DL4J fp32 | reference | int8 | dynamic int8 | int8 speed-up | dynamic speed-up |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+models = ["dense784x512", "dense4096", "mlp"]
+for model in models:
+    for batch in ("1", "32", "256"):
+        cell = {}
+        for variant in ("fp32", "reference", "int8", "dynamic"):
+            key = ("InferenceBenchmark", "output",
+                   tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
+            if any(key in runs[t] for t in runs):
+                cell[variant] = best(key)
+        if "fp32" not in cell:
+            continue
+        fp32 = cell["fp32"][0]
+        speed = {v: (f"{fp32 / cell[v][0]:.2f}x" if v in cell else "-") for v in ("int8", "dynamic")}
+        lines.append(f"| {model} | {batch} | {fmt(cell['fp32'])} (threads {cell['fp32'][2]}) | "
+                     + " | ".join(fmt(cell[v]) if v in cell else "-" for v in ("reference", "int8", "dynamic"))
+                     + f" | {speed['int8']} | {speed['dynamic']} |")
+
+obs = {}
+for t in runs:
+    for key, val in runs[t].items():
+        if key[0] == "ObserverBenchmark":
+            obs.setdefault(key[1], []).append((val[0], val[1], t))
+if obs:
+    base = min(obs["fp32Dense4096Forward"])
+    lines += ["", "Calibration cost on one [256, 4096] float batch (µs), relative to DL4J's fp32 forward of a "
+              "4096x4096 DenseLayer on the same batch:", "", "| operation | µs | ratio to fp32 forward |",
+              "|---|---:|---:|"]
+    for name in ("fp32Dense4096Forward", "minMaxObserve", "perChannelMinMaxObserve", "histogramObserve",
+                 "quantizeToUbyte"):
+        if name in obs:
+            b = min(obs[name])
+            lines.append(f"| {name} | {fmt(b)} | {b[0] / base[0]:.2f} |")
+
+sizes_path = os.path.join(out_dir, "model-sizes.json")
+if os.path.exists(sizes_path):
+    sizes = json.load(open(sizes_path))
+    lines += ["", "Model size (ModelSerializer zip) and heap bytes of weights:", "",
+              "| model | fp32 file | int8 file | file ratio | fp32 weight bytes | int8 weight bytes |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for s in sizes:
+        lines.append(f"| {s['model']} | {s['fp32_file']:,} | {s['int8_file']:,} | {s['int8_file'] / s['fp32_file']:.3f} "
+                     f"| {s['fp32_weight_bytes']:,} | {s['int8_weight_bytes']:,} |")
+
+table = "\n".join(lines) + "\n"
+open(os.path.join(out_dir, "benchmarks.md"), "w").write(table)
+text = open(readme).read()
+if START in text and END in text:
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    open(readme, "w").write(head + START + "\n" + table + END + tail)
+print(table)

@@ -1,0 +1,59 @@
+package io.github.dl4jquant.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * {@code output()} latency of DL4J fp32 against the reference-quantized, int8-lowered and dynamic-int8 versions of
+ * the same model, in one run so that the ratios compare like with like. Run by {@code run-benchmarks.sh} under
+ * {@code OMP_NUM_THREADS=1} and the default, since DL4J's fp32 path is faster with one OpenMP thread on 2 cores.
+ *
+ * <pre>{@code
+ * java -cp ... org.openjdk.jmh.Main InferenceBenchmark -p model=mlp -p batch=256
+ * }</pre>
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Dorg.bytedeco.javacpp.platform.extension=-onednn-avx2", "-Xmx4g"})
+public class InferenceBenchmark {
+
+    @Param({"dense784x512", "dense4096", "mlp"})
+    public String model;
+
+    @Param({"1", "32", "256"})
+    public int batch;
+
+    @Param({"fp32", "reference", "int8", "dynamic"})
+    public String variant;
+
+    private ComputationGraph graph;
+    private INDArray input;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        long features = BenchModels.inputSize(model);
+        graph = BenchModels.variant(BenchModels.fp32(model), variant, features);
+        input = BenchModels.input(3, batch, features);
+    }
+
+    @Benchmark
+    public INDArray output() {
+        return graph.outputSingle(input);
+    }
+}

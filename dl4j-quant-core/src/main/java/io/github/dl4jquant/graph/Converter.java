@@ -1,0 +1,243 @@
+package io.github.dl4jquant.graph;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.backendconfig.ObservationType;
+import io.github.dl4jquant.kernel.Int8Gemms;
+import io.github.dl4jquant.nn.reference.QuantDequantLayer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns a calibrated {@link PreparedModel} into a new {@link ComputationGraph}: each planned pattern's root is replaced
+ * by what its {@link PatternHandler} builds, fused vertices disappear, and quantize-dequantize steps are added after
+ * quantized ops that have no module of their own. The prepared model is not modified.
+ *
+ * <pre>{@code
+ * Converter.Result r = Converter.convert(prepared, new ConvertCustomConfig(), false);
+ * ComputationGraph reference = r.model();
+ * System.out.println(r.report());
+ * }</pre>
+ */
+public final class Converter {
+    private static final Logger log = LoggerFactory.getLogger(Converter.class);
+
+    /**
+     * A converted model and its report.
+     *
+     * @param model  the converted graph, initialised and ready for {@code output()}
+     * @param report what happened to every vertex
+     */
+    public record Result(ComputationGraph model, QuantizationReport report) {
+    }
+
+    private final PreparedModel prepared;
+    private final GraphModel graph;
+    private final ConvertCustomConfig custom;
+    private final boolean lowered;
+    private final Map<String, Replacement> replacements = new LinkedHashMap<>();
+    private final Map<String, QParams> qdqAfter = new LinkedHashMap<>();
+    private final Map<String, ReportEntry> entries = new LinkedHashMap<>();
+
+    private Converter(PreparedModel prepared, ConvertCustomConfig custom, boolean lowered) {
+        this.prepared = prepared;
+        this.graph = prepared.graphModel();
+        this.custom = custom;
+        this.lowered = lowered;
+    }
+
+    /** Converts to reference modules ({@code lowered=false}) or to int8 kernels ({@code lowered=true}). */
+    public static Result convert(PreparedModel prepared, ConvertCustomConfig custom, boolean lowered) {
+        prepared.checkCalibrated(lowered ? "convert" : "convertToReference");
+        return new Converter(prepared, custom, lowered).run();
+    }
+
+    private Result run() {
+        QuantizationReport before = prepared.calibrationReport();
+        for (ReportEntry e : before.entries()) {
+            entries.put(e.vertex(), e);
+        }
+        for (PlannedPattern plan : prepared.plans().values()) {
+            convertPattern(plan);
+        }
+        ComputationGraph model = rewrite();
+        QuantizationReport report = before.withEntries(new ArrayList<>(entries.values()));
+        if (lowered) {
+            report = report.withKernel(Int8Gemms.best().name());
+        }
+        prepared.recordConversion(report);
+        log.info("Converted {} pattern(s) to {}", replacements.size(), lowered ? "int8 kernels" : "reference modules");
+        return new Result(model, report);
+    }
+
+    private void convertPattern(PlannedPattern plan) {
+        PatternMatch m = plan.match();
+        String root = m.rootVertex();
+        boolean coversOutput = m.isFused() || m.vertices().size() == 1;
+        QParams out = prepared.qparamsOf(plan.outputTensor());
+        PatternHandler handler = handlerFor(m);
+        if (handler == null) {
+            if (graph.layerConf(root) instanceof org.deeplearning4j.nn.conf.layers.BaseLayer) {
+                skip(m, SkipReason.UNSUPPORTED_LAYER, "no reference quantized module is configured for root module "
+                        + graph.layerConf(root).getClass().getSimpleName()
+                        + " and no pattern handler is registered for " + m.patternDescription());
+                return;
+            }
+            // A shared observer means the op keeps its input's grid (ReLU, merge of one grid): nothing to re-quantize.
+            if (out != null && m.config().getObservationType() != ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT) {
+                qdqAfter.put(m.outputVertex(), out);
+                markModule(root, "QuantDequantLayer after '" + graph.displayName(m.outputVertex()) + "'");
+            }
+            return;
+        }
+        PatternContext ctx = new PatternContext(root, m.vertices(), layerCopies(m), m.fusedLayer(), paramCopies(root),
+                m.config(), plan.dtypeConfig(), plan.qconfig(), prepared.qparamsOf(plan.inputTensor()),
+                plan.weightQParams(), coversOutput ? out : null, plan.dynamic(), lowered);
+        Replacement r = handler.convert(ctx);
+        if (r == null) {
+            skip(m, SkipReason.DECLINED_BY_HANDLER, "the pattern handler returned no replacement");
+            return;
+        }
+        replacements.put(root, r);
+        if (!coversOutput && out != null) {
+            qdqAfter.put(m.outputVertex(), out);
+        }
+        markModule(root, r.layer().getClass().getSimpleName());
+    }
+
+    private PatternHandler handlerFor(PatternMatch m) {
+        PatternHandler h = custom.handlerFor(m.matchedConfig().getPattern());
+        if (h == null) {
+            h = custom.handlerFor(m.config().getPattern());
+        }
+        return h != null ? h : PatternHandlers.forReferenceModule(m.config().getReferenceQuantizedModule());
+    }
+
+    private void skip(PatternMatch m, SkipReason reason, String detail) {
+        for (String v : m.vertices()) {
+            entries.put(v, entries.get(v).keptFp32(reason, v.equals(m.rootVertex()) ? detail
+                    : "part of the pattern rooted at '" + graph.displayName(m.rootVertex()) + "'"));
+        }
+        log.info("Vertex '{}' kept fp32: {}: {}", graph.displayName(m.rootVertex()), reason.label(), detail);
+    }
+
+    private void markModule(String vertex, String module) {
+        entries.put(vertex, entries.get(vertex).withModule(module));
+    }
+
+    private List<org.deeplearning4j.nn.conf.layers.Layer> layerCopies(PatternMatch m) {
+        List<org.deeplearning4j.nn.conf.layers.Layer> copies = new ArrayList<>();
+        for (String v : m.vertices()) {
+            org.deeplearning4j.nn.conf.layers.Layer l = graph.layerConf(v);
+            copies.add(l == null ? null : l.clone());
+        }
+        return copies;
+    }
+
+    private Map<String, INDArray> paramCopies(String vertex) {
+        Map<String, INDArray> copies = new LinkedHashMap<>();
+        Layer layer = graph.graph().getLayer(vertex);
+        if (layer != null) {
+            layer.paramTable().forEach((k, v) -> copies.put(k, v.dup()));
+        }
+        return copies;
+    }
+
+    // ------------------------------------------------------------------------------------------------ rewriting
+
+    private ComputationGraph rewrite() {
+        ComputationGraphConfiguration original = graph.configuration();
+        ComputationGraphConfiguration.GraphBuilder b = new NeuralNetConfiguration.Builder()
+                .dataType(original.getDefaultConfiguration().getDataType())
+                .graphBuilder()
+                .validateOutputLayerConfig(false)
+                .addInputs(original.getNetworkInputs());
+        Map<String, String> renamed = new HashMap<>();
+        for (String v : graph.vertexNames()) {
+            PatternMatch fusedInto = fusedMemberOf(v);
+            if (fusedInto != null) {
+                renamed.put(v, rename(renamed, fusedInto.rootVertex()));
+                continue;
+            }
+            String[] inputs = graph.inputsOf(v).stream().map(in -> rename(renamed, in)).toArray(String[]::new);
+            addVertex(b, v, inputs);
+            QParams qdq = qdqAfter.get(v);
+            if (qdq != null) {
+                String name = uniqueName(v + "_qdq");
+                b.addLayer(name, new QuantDequantLayer.Builder().qparams(qdq).build(), v);
+                renamed.put(v, name);
+            }
+        }
+        b.setOutputs(original.getNetworkOutputs().stream().map(o -> rename(renamed, o)).toArray(String[]::new));
+        ComputationGraph converted = new ComputationGraph(b.build());
+        converted.init();
+        loadParams(converted);
+        return converted;
+    }
+
+    /** Non-root members of a fused match vanish: the root's replacement computes them. */
+    private PatternMatch fusedMemberOf(String vertex) {
+        for (PlannedPattern p : prepared.plans().values()) {
+            PatternMatch m = p.match();
+            if (m.isFused() && replacements.containsKey(m.rootVertex()) && m.vertices().contains(vertex)
+                    && !m.rootVertex().equals(vertex)) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    private static String rename(Map<String, String> renamed, String name) {
+        String r = name;
+        while (renamed.containsKey(r) && !renamed.get(r).equals(r)) {
+            r = renamed.get(r);
+        }
+        return r;
+    }
+
+    private String uniqueName(String wanted) {
+        String name = wanted;
+        for (int i = 1; graph.contains(name) || graph.isNetworkInput(name); i++) {
+            name = wanted + i;
+        }
+        return name;
+    }
+
+    private void addVertex(ComputationGraphConfiguration.GraphBuilder b, String v, String[] inputs) {
+        GraphVertex conf = graph.vertexConf(v);
+        if (!(conf instanceof LayerVertex)) {
+            b.addVertex(v, conf.clone(), inputs);
+            return;
+        }
+        InputPreProcessor pre = ((LayerVertex) conf).getPreProcessor();
+        Replacement r = replacements.get(v);
+        org.deeplearning4j.nn.conf.layers.Layer layer = r != null ? r.layer() : graph.layerConf(v).clone();
+        b.addLayer(v, layer, pre == null ? null : pre.clone(), inputs);
+    }
+
+    private void loadParams(ComputationGraph converted) {
+        for (org.deeplearning4j.nn.graph.vertex.GraphVertex v : converted.getVertices()) {
+            if (!v.hasLayer() || v.getLayer().numParams() == 0) {
+                continue;
+            }
+            String name = v.getVertexName();
+            Replacement r = replacements.get(name);
+            Map<String, INDArray> params = r != null ? r.params() : graph.graph().getLayer(name).paramTable();
+            for (Map.Entry<String, INDArray> p : params.entrySet()) {
+                v.getLayer().setParam(p.getKey(), p.getValue());
+            }
+        }
+    }
+}

@@ -1,0 +1,484 @@
+package io.github.dl4jquant.graph;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.backendconfig.BackendConfig;
+import io.github.dl4jquant.backendconfig.BackendPatternConfig;
+import io.github.dl4jquant.backendconfig.DTypeConfig;
+import io.github.dl4jquant.backendconfig.DTypeWithConstraints;
+import io.github.dl4jquant.backendconfig.ObservationType;
+import io.github.dl4jquant.observer.FixedQParamsObserver;
+import io.github.dl4jquant.observer.Observer;
+import io.github.dl4jquant.qconfig.QConfig;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.qconfig.QConfigMapping;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A model with observers planned at the places the BackendConfig's {@link ObservationType}s say, ready to be
+ * calibrated and converted. Made by {@code Quantizer.prepare}; works on a copy, so the user's model is never touched.
+ *
+ * <pre>{@code
+ * PreparedModel prepared = Quantizer.prepare(model, QConfigs.getDefaultQConfigMapping("x86"),
+ *         BackendConfigs.getX86BackendConfig());
+ * prepared.calibrate(calibrationIterator);          // streams; observers keep statistics only
+ * System.out.println(prepared.report());
+ * ComputationGraph int8 = Quantizer.convert(prepared);
+ * }</pre>
+ */
+public final class PreparedModel {
+    private static final Logger log = LoggerFactory.getLogger(PreparedModel.class);
+    private static final long PROGRESS_LOG_INTERVAL_NANOS = 5_000_000_000L;
+
+    private final GraphModel graph;
+    private final BackendConfig backendConfig;
+    private final Map<String, PlannedPattern> plansByRoot;
+    private final Map<String, Observer> observersByTensor;
+    private final List<ReportEntry> prepareEntries;
+    private CalibrationListener listener;
+    private QuantizationReport conversionReport;
+    private long batches;
+    private long examples;
+    private long calibrationNanos;
+
+    PreparedModel(GraphModel graph, BackendConfig backendConfig, Map<String, PlannedPattern> plansByRoot,
+                  Map<String, Observer> observersByTensor, List<ReportEntry> prepareEntries) {
+        this.graph = graph;
+        this.backendConfig = backendConfig;
+        this.plansByRoot = Collections.unmodifiableMap(plansByRoot);
+        this.observersByTensor = observersByTensor;
+        this.prepareEntries = List.copyOf(prepareEntries);
+    }
+
+    /**
+     * Plans the quantization of {@code graph}, which must already be a private copy of the user's model
+     * ({@code Quantizer.prepare} makes that copy and is the usual entry point).
+     *
+     * @throws IllegalArgumentException when the mapping names a vertex that does not exist, when the parts of a fused
+     *                                  pattern have different QConfigs, when nothing can be quantized, or (strict
+     *                                  mode) when a vertex would be kept fp32
+     */
+    public static PreparedModel plan(GraphModel graph, QConfigMapping mapping, BackendConfig backendConfig,
+                              PrepareCustomConfig options) {
+        checkModuleNamesExist(graph, mapping);
+        Map<String, PatternMatch> matches = new PatternMatcher(backendConfig).match(graph);
+        Map<String, PlannedPattern> plans = new LinkedHashMap<>();
+        Map<String, Observer> observers = new LinkedHashMap<>();
+        Map<String, ReportEntry> entries = new LinkedHashMap<>();
+        Map<Class<?>, Integer> typeCounts = new HashMap<>();
+        for (String vertex : graph.vertexNames()) {
+            PatternMatch m = matches.get(vertex);
+            Class<?> type = graph.matchableConf(vertex).getClass();
+            int indexOfType = typeCounts.merge(type, 1, Integer::sum) - 1;
+            if (m == null) {
+                entries.put(vertex, base(graph, vertex, null).keptFp32(SkipReason.NO_PATTERN,
+                        "no BackendPatternConfig of '" + backendConfig.getName() + "' matches "
+                                + graph.typeDescription(vertex)));
+            } else if (vertex.equals(m.rootVertex())) {
+                planMatch(graph, mapping, m, indexOfType, plans, observers, entries);
+            }
+        }
+        List<ReportEntry> ordered = graph.vertexNames().stream().map(entries::get).collect(Collectors.toList());
+        PreparedModel prepared = new PreparedModel(graph, backendConfig, plans, observers, ordered);
+        prepared.logAndEnforce(options);
+        return prepared;
+    }
+
+    private static void checkModuleNamesExist(GraphModel graph, QConfigMapping mapping) {
+        for (String name : mapping.explicitModuleNames()) {
+            if (graph.resolveUserName(name) == null) {
+                throw new IllegalArgumentException("The QConfigMapping names module '" + name + "', but the model has "
+                        + "no vertex or layer of that name; known names: "
+                        + graph.vertexNames().stream().map(graph::displayName).collect(Collectors.joining(", ")));
+            }
+        }
+    }
+
+    private static ReportEntry base(GraphModel graph, String vertex, PatternMatch m) {
+        return new ReportEntry(vertex, graph.displayName(vertex), graph.typeDescription(vertex),
+                ReportEntry.Status.QUANTIZED, m == null ? null : m.patternDescription(), null, null, null, null, null,
+                null, "", null);
+    }
+
+    private static void planMatch(GraphModel graph, QConfigMapping mapping, PatternMatch m, int indexOfType,
+                                  Map<String, PlannedPattern> plans, Map<String, Observer> observers,
+                                  Map<String, ReportEntry> entries) {
+        String root = m.rootVertex();
+        QConfigMapping.Resolution resolution = resolveQConfig(graph, mapping, m, indexOfType);
+        QConfig qconfig = resolution.qconfig();
+        ReportEntry rootEntry = base(graph, root, m);
+        rootEntry = new ReportEntry(root, rootEntry.displayName(), rootEntry.type(), rootEntry.status(),
+                rootEntry.pattern(), null, resolution.source(), null, null, null, null, "", null);
+        ReportEntry outcome;
+        PlannedPattern plan = null;
+        BackendPatternConfig config = m.config();
+        Layer rootLayer = m.fusedLayer() != null ? m.fusedLayer() : graph.layerConf(root);
+        boolean hasWeight = rootLayer instanceof BaseLayer;
+        if (qconfig == null) {
+            outcome = rootEntry.keptFp32(SkipReason.QCONFIG_NONE, "no QConfig for this vertex (" + resolution.source()
+                    + ")");
+        } else {
+            DTypeConfigSelector.Selection s = DTypeConfigSelector.select(config.getDtypeConfigs(), qconfig, hasWeight);
+            String unsupported = hasWeight ? unsupportedReason(config, rootLayer) : null;
+            if (s.chosen() == null) {
+                outcome = rootEntry.keptFp32(s.reason(), s.explanation());
+            } else if (unsupported != null) {
+                outcome = rootEntry.keptFp32(SkipReason.UNSUPPORTED_LAYER, unsupported);
+            } else {
+                plan = planObservers(graph, m, qconfig, resolution.source(), s.chosen(), hasWeight, observers);
+                plans.put(root, plan);
+                outcome = new ReportEntry(root, rootEntry.displayName(), rootEntry.type(), ReportEntry.Status.QUANTIZED,
+                        rootEntry.pattern(), DTypeConfigSelector.describe(s.chosen()), resolution.source(), null, null,
+                        plan.weightQParams(), null, m.isFused() ? "fused " + m.vertices() : "", null);
+            }
+        }
+        entries.put(root, outcome);
+        for (String member : m.vertices().subList(1, m.vertices().size())) {
+            ReportEntry e = base(graph, member, m);
+            entries.put(member, plan == null
+                    ? e.keptFp32(outcome.reason(), "part of the pattern rooted at '" + graph.displayName(root) + "'")
+                    : new ReportEntry(member, e.displayName(), e.type(), ReportEntry.Status.FUSED, e.pattern(),
+                            outcome.dtypeConfig(), resolution.source(), null, null, null, null,
+                            (m.isFused() ? "fused into '" : "quantized with '") + graph.displayName(root) + "'", null));
+        }
+    }
+
+    private static QConfigMapping.Resolution resolveQConfig(GraphModel graph, QConfigMapping mapping, PatternMatch m,
+                                                            int indexOfType) {
+        String root = m.rootVertex();
+        QConfigMapping.Resolution rootResolution = mapping.resolve(graph.displayName(root),
+                graph.matchableConf(root).getClass(), indexOfType);
+        for (String member : m.vertices().subList(1, m.vertices().size())) {
+            QConfigMapping.Resolution r = mapping.resolve(graph.displayName(member),
+                    graph.matchableConf(member).getClass(), 0);
+            if (!Objects.equals(r.qconfig(), rootResolution.qconfig())) {
+                throw new IllegalArgumentException("The pattern " + m.patternDescription() + " matched vertices "
+                        + m.vertices() + ", which must share one QConfig (PyTorch's fusion rule), but '"
+                        + graph.displayName(root) + "' gets " + rootResolution.qconfig() + " (" + rootResolution.source()
+                        + ") and '" + graph.displayName(member) + "' gets " + r.qconfig() + " (" + r.source()
+                        + "): give them the same QConfig in the QConfigMapping");
+            }
+        }
+        return rootResolution;
+    }
+
+    /** Layer options the built-in dense conversion cannot represent; known before calibration. */
+    private static String unsupportedReason(BackendPatternConfig config, Layer rootLayer) {
+        return config.getReferenceQuantizedModule() == ReferenceQuantizedDense.class
+                ? PatternHandlers.unsupportedDenseReason(rootLayer) : null;
+    }
+
+    private static PlannedPattern planObservers(GraphModel graph, PatternMatch m, QConfig qconfig, String source,
+                                                DTypeConfig dc, boolean hasWeight, Map<String, Observer> observers) {
+        String root = m.rootVertex();
+        List<String> inputs = graph.inputsOf(root);
+        boolean observeInput = isQuantized(dc.getInputDtype()) && !dc.isDynamic()
+                && m.config().getObservationType() != ObservationType.INPUT_OUTPUT_NOT_OBSERVED;
+        if (observeInput) {
+            for (String in : inputs) {
+                observers.computeIfAbsent(in, t -> qconfig.activation().create());
+            }
+        }
+        String output = m.outputVertex();
+        boolean observeOutput = isQuantized(dc.getOutputDtype()) && !dc.isDynamic()
+                && m.config().getObservationType() != ObservationType.INPUT_OUTPUT_NOT_OBSERVED;
+        if (observeOutput) {
+            Observer shared = m.config().getObservationType() == ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT
+                    ? observers.get(inputs.get(0)) : null;
+            observers.put(output, shared != null ? shared : outputObserver(qconfig, dc.getOutputDtypeWithConstraints()));
+        }
+        QParams weightQParams = hasWeight ? observeWeight(graph, root, qconfig) : null;
+        return new PlannedPattern(m, qconfig, source, dc, observeInput ? inputs.get(0) : null,
+                observeOutput ? output : null, weightQParams);
+    }
+
+    /** Outputs with an exact-match constraint (sigmoid, tanh, softmax) get exactly those qparams. */
+    private static Observer outputObserver(QConfig qconfig, DTypeWithConstraints c) {
+        if (c != null && c.getScaleExactMatch() != null && c.getZeroPointExactMatch() != null) {
+            QuantDType dtype = c.getDtype();
+            return FixedQParamsObserver.builder()
+                    .scale(c.getScaleExactMatch().floatValue())
+                    .zeroPoint(c.getZeroPointExactMatch())
+                    .dtype(dtype)
+                    .quantMin(c.getQuantMinLowerBound() != null ? c.getQuantMinLowerBound() : dtype.quantMin())
+                    .quantMax(c.getQuantMaxUpperBound() != null ? c.getQuantMaxUpperBound() : dtype.quantMax())
+                    .build();
+        }
+        return qconfig.activation().create();
+    }
+
+    private static QParams observeWeight(GraphModel graph, String root, QConfig qconfig) {
+        Observer w = qconfig.weight().create();
+        w.observe(graph.graph().getLayer(root).getParam("W"));
+        QParams q = w.calculateQParams();
+        if (q.isPerChannel() && q.axis() != 1) {
+            throw new IllegalArgumentException("Vertex '" + graph.displayName(root) + "': the weight observer is "
+                    + "per-channel along axis " + q.axis() + ", but a DL4J dense weight W is [nIn, nOut], so its "
+                    + "output channels are axis 1 (PyTorch's Linear weight is [out, in], axis 0): use chAxis(1)");
+        }
+        return q;
+    }
+
+    private static boolean isQuantized(QuantDType t) {
+        return t != null && t.isQuantized();
+    }
+
+    private void logAndEnforce(PrepareCustomConfig options) {
+        if (plansByRoot.isEmpty()) {
+            throw new IllegalArgumentException("Nothing to quantize: no vertex of the model can be quantized with "
+                    + "BackendConfig '" + backendConfig.getName() + "' and this QConfigMapping.\n" + calibrationReport());
+        }
+        for (ReportEntry e : prepareEntries) {
+            if (e.status() == ReportEntry.Status.KEPT_FP32) {
+                log.info("Vertex '{}' ({}) kept fp32: {}: {}", e.displayName(), e.type(), e.reason().label(),
+                        e.detail());
+                if (options.isStrict() && e.reason() != SkipReason.QCONFIG_NONE) {
+                    throw new IllegalStateException("Strict mode: vertex '" + e.displayName() + "' (" + e.type()
+                            + ") would be kept fp32: " + e.reason().label() + ": " + e.detail());
+                }
+            }
+        }
+        log.info("Prepared {} pattern(s) for quantization with backend '{}'; {} observer(s) to calibrate",
+                plansByRoot.size(), backendConfig.getName(), distinctObservers().size());
+    }
+
+    // ---------------------------------------------------------------------------------------------- calibration
+
+    /** Sets a listener told after every calibration batch (null to remove). */
+    public PreparedModel setCalibrationListener(CalibrationListener newListener) {
+        this.listener = newListener;
+        return this;
+    }
+
+    /** Calibrates on every batch of {@code data} (reset first when the iterator supports it). */
+    public PreparedModel calibrate(DataSetIterator data) {
+        if (data.resetSupported()) {
+            data.reset();
+        }
+        long start = System.nanoTime();
+        long lastLog = start;
+        long before = batches;
+        while (data.hasNext()) {
+            DataSet ds = data.next();
+            observeBatch(new INDArray[] {ds.getFeatures()});
+            lastLog = progress(start, lastLog);
+        }
+        finishCalibration(before, start);
+        return this;
+    }
+
+    /** Calibrates on every batch of {@code data}, for graphs with several inputs. */
+    public PreparedModel calibrate(MultiDataSetIterator data) {
+        if (data.resetSupported()) {
+            data.reset();
+        }
+        long start = System.nanoTime();
+        long lastLog = start;
+        long before = batches;
+        while (data.hasNext()) {
+            MultiDataSet ds = data.next();
+            observeBatch(ds.getFeatures());
+            lastLog = progress(start, lastLog);
+        }
+        finishCalibration(before, start);
+        return this;
+    }
+
+    /** Calibrates on the given batches of a single-input model; each array is one batch {@code [n, features]}. */
+    public PreparedModel calibrate(INDArray... batchesOfFeatures) {
+        long start = System.nanoTime();
+        long lastLog = start;
+        long before = batches;
+        for (INDArray batch : batchesOfFeatures) {
+            observeBatch(new INDArray[] {batch});
+            lastLog = progress(start, lastLog);
+        }
+        finishCalibration(before, start);
+        return this;
+    }
+
+    private void observeBatch(INDArray[] inputs) {
+        conversionReport = null;
+        long t0 = System.nanoTime();
+        checkInputs(inputs);
+        Map<String, INDArray> activations;
+        try {
+            activations = graph.graph().feedForward(inputs, false);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " could not be run through the "
+                    + "model: " + e.getMessage(), e);
+        }
+        for (Map.Entry<String, Observer> e : observersByTensor.entrySet()) {
+            INDArray tensor = activations.get(e.getKey());
+            try {
+                e.getValue().observe(tensor);
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + ", tensor '"
+                        + graph.displayName(e.getKey()) + "' (" + describeTensor(e.getKey()) + "): " + ex.getMessage(),
+                        ex);
+            }
+        }
+        batches++;
+        examples += inputs[0].size(0);
+        calibrationNanos += System.nanoTime() - t0;
+        if (listener != null) {
+            listener.onBatch(new CalibrationListener.Progress(batches, examples, calibrationNanos / 1e9));
+        }
+    }
+
+    private String describeTensor(String tensor) {
+        return graph.isNetworkInput(tensor) ? "network input" : "output of vertex '" + graph.displayName(tensor) + "'";
+    }
+
+    private void checkInputs(INDArray[] inputs) {
+        List<String> names = graph.networkInputs();
+        if (inputs.length != names.size()) {
+            throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " has " + inputs.length
+                    + " input array(s), but the model has " + names.size() + " input(s) " + names
+                    + ": use calibrate(MultiDataSetIterator) for multi-input graphs");
+        }
+        for (int i = 0; i < inputs.length; i++) {
+            INDArray x = inputs[i];
+            if (x == null || x.isEmpty() || x.size(0) == 0) {
+                throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " for input '" + names.get(i)
+                        + "' is empty: give at least one example per batch");
+            }
+            for (String consumer : graph.consumersOf(names.get(i))) {
+                Layer l = graph.layerConf(consumer);
+                boolean plainDense = l instanceof FeedForwardLayer && x.rank() == 2
+                        && ((LayerVertex) graph.vertexConf(consumer)).getPreProcessor() == null;
+                if (plainDense && ((FeedForwardLayer) l).getNIn() != x.size(1)) {
+                    throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " has " + x.size(1)
+                            + " features per example, but input '" + names.get(i) + "' feeds '"
+                            + graph.displayName(consumer) + "' (" + graph.typeDescription(consumer) + ") with nIn="
+                            + ((FeedForwardLayer) l).getNIn() + ": check the calibration data's shape "
+                            + java.util.Arrays.toString(x.shape()));
+                }
+            }
+        }
+    }
+
+    private long progress(long start, long lastLog) {
+        long now = System.nanoTime();
+        if (now - lastLog < PROGRESS_LOG_INTERVAL_NANOS) {
+            return lastLog;
+        }
+        log.info("Calibrating: {} batches, {} examples, {} s", batches, examples,
+                String.format(java.util.Locale.ROOT, "%.1f", (now - start) / 1e9));
+        return now;
+    }
+
+    private void finishCalibration(long batchesBefore, long start) {
+        if (batches == batchesBefore) {
+            throw new IllegalArgumentException("Calibration data was empty: no batch was observed. Pass a "
+                    + "DataSetIterator (or arrays) with at least one example");
+        }
+        log.info("Calibrated on {} batches ({} examples) in {} s", batches - batchesBefore, examples,
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9));
+    }
+
+    // ---------------------------------------------------------------------------------------------- accessors
+
+    /** The private fp32 copy of the user's model that is calibrated. */
+    public GraphModel graphModel() {
+        return graph;
+    }
+
+    public BackendConfig backendConfig() {
+        return backendConfig;
+    }
+
+    /** Number of calibration batches observed so far. */
+    public long calibratedBatches() {
+        return batches;
+    }
+
+    /** The observers by tensor name (producing vertex or network input); shared observers appear once per tensor. */
+    public Map<String, Observer> observers() {
+        return Collections.unmodifiableMap(observersByTensor);
+    }
+
+    Map<String, PlannedPattern> plans() {
+        return plansByRoot;
+    }
+
+    private Set<Observer> distinctObservers() {
+        Set<Observer> s = Collections.newSetFromMap(new IdentityHashMap<>());
+        s.addAll(observersByTensor.values());
+        return s;
+    }
+
+    /** QParams of a tensor's observer, or null when it is not observed or has seen no data yet. */
+    QParams qparamsOf(String tensor) {
+        Observer o = tensor == null ? null : observersByTensor.get(tensor);
+        return o == null || !o.isCalibrated() ? null : o.calculateQParams();
+    }
+
+    /**
+     * Throws unless every observer a conversion needs has seen data, naming the first vertex that lacks it.
+     */
+    void checkCalibrated(String what) {
+        for (PlannedPattern p : plansByRoot.values()) {
+            for (String tensor : new String[] {p.inputTensor(), p.outputTensor()}) {
+                Observer o = tensor == null ? null : observersByTensor.get(tensor);
+                if (o != null && !o.isCalibrated()) {
+                    throw new IllegalStateException("Cannot " + what + ": vertex '"
+                            + graph.displayName(p.match().rootVertex()) + "' needs qparams for tensor '"
+                            + graph.displayName(tensor) + "' (" + describeTensor(tensor) + "), whose observer has seen "
+                            + "no data. Call calibrate(...) with representative data first");
+                }
+            }
+        }
+    }
+
+    void recordConversion(QuantizationReport report) {
+        this.conversionReport = report;
+    }
+
+    /**
+     * The report as of now: qparams appear once calibration has seen data; after a conversion, the report of the
+     * latest conversion (with replacement modules and the kernel).
+     */
+    public QuantizationReport report() {
+        return conversionReport != null ? conversionReport : calibrationReport();
+    }
+
+    QuantizationReport calibrationReport() {
+        List<ReportEntry> entries = new ArrayList<>();
+        for (ReportEntry e : prepareEntries) {
+            PlannedPattern p = planOf(e.vertex());
+            if (p != null && e.status() == ReportEntry.Status.QUANTIZED) {
+                entries.add(e.withQParams(qparamsOf(p.inputTensor()), qparamsOf(p.outputTensor()), p.weightQParams()));
+            } else {
+                entries.add(e);
+            }
+        }
+        QuantizationReport.CalibrationSummary summary = batches == 0 ? null
+                : new QuantizationReport.CalibrationSummary(batches, examples, calibrationNanos / 1e9);
+        return new QuantizationReport(backendConfig.getName(), null, entries, summary);
+    }
+
+    private PlannedPattern planOf(String vertex) {
+        return plansByRoot.get(vertex);
+    }
+}

@@ -1,0 +1,50 @@
+package io.github.dl4jquant.nn.reference;
+
+import io.github.dl4jquant.QuantOps;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.AbstractLayer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The runtime side of {@link QuantDequantLayer}: {@code dequantize(quantize(x))} with fixed per-tensor qparams.
+ * Inference only.
+ *
+ * <pre>{@code
+ * INDArray y = graph.getLayer("merge_qdq").activate(x, false, LayerWorkspaceMgr.noWorkspaces());
+ * }</pre>
+ */
+public class QuantDequantLayerImpl extends AbstractLayer<QuantDequantLayer> {
+
+    public QuantDequantLayerImpl(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        INDArray fq = QuantOps.fakeQuantize(input, layerConf().qparams());
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
+        return out.assign(fq);
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        throw new UnsupportedOperationException("Layer '" + layerConf().getLayerName() + "' (QuantDequantLayer) is "
+                + "part of a quantized, inference-only model: train the fp32 model and quantize it again");
+    }
+
+    @Override
+    public boolean isPretrainLayer() {
+        return false;
+    }
+
+    @Override
+    public void clearNoiseWeightParams() {
+        // no parameters, so no noise
+    }
+}

@@ -1,0 +1,196 @@
+package io.github.dl4jquant.graph;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.dl4jquant.Quantizer;
+import io.github.dl4jquant.backendconfig.BackendConfigs;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.qconfig.QConfigMapping;
+import io.github.dl4jquant.qconfig.QConfigs;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+class QuantizerGraphTest {
+    private static final INDArray CALIB = TestModels.randomBatch(1, 256, 12);
+    private static final INDArray TEST = TestModels.randomBatch(2, 64, 12);
+
+    private static PreparedModel preparedMlp(ComputationGraph g) {
+        return Quantizer.prepare(g, QConfigs.getDefaultQConfigMapping("onednn"), BackendConfigs.getOnednnBackendConfig());
+    }
+
+    @Test
+    void everyVertexIsReportedAndFusionIsApplied() {
+        ComputationGraph g = TestModels.mlp();
+        PreparedModel p = preparedMlp(g).calibrate(CALIB);
+        QuantizationReport r = p.report();
+        assertEquals(4, r.entries().size());
+        assertEquals(ReportEntry.Status.QUANTIZED, r.entry("d1").status());
+        assertEquals(ReportEntry.Status.QUANTIZED, r.entry("d2").status());
+        assertEquals(ReportEntry.Status.FUSED, r.entry("act").status());
+        assertEquals(ReportEntry.Status.QUANTIZED, r.entry("out").status());
+        assertEquals(0, r.entry("d1").outputQParams().zeroPoint(), "a ReLU output's range starts at 0");
+        assertEquals(1f / 256, r.entry("out").outputQParams().scale(), 0f, "softmax output has fixed qparams");
+        assertTrue(r.toString().contains("d2"), r.toString());
+        assertTrue(r.toJson().contains("\"status\" : \"FUSED\""), r.toJson());
+
+        ComputationGraph ref = Quantizer.convertToReference(p);
+        assertFalse(ref.getConfiguration().getVertices().containsKey("act"), "the fused ActivationLayer is gone");
+        assertTrue(ref.getLayer("d2").conf().getLayer() instanceof ReferenceQuantizedDense);
+        INDArray expected = g.outputSingle(TEST);
+        INDArray actual = ref.outputSingle(TEST);
+        assertTrue(actual.sub(expected).amaxNumber().doubleValue() < 0.05,
+                "reference model should stay close to fp32 on this small MLP");
+        assertEquals(expected.argMax(1), actual.argMax(1));
+    }
+
+    @Test
+    void userModelIsNeverMutated() {
+        ComputationGraph g = TestModels.mlp();
+        INDArray paramsBefore = g.params().dup();
+        String confBefore = g.getConfiguration().toJson();
+        PreparedModel p = preparedMlp(g).calibrate(CALIB);
+        Quantizer.convertToReference(p);
+        Quantizer.convert(p);
+        assertEquals(paramsBefore, g.params());
+        assertEquals(confBefore, g.getConfiguration().toJson());
+    }
+
+    @Test
+    void branchesMergeElementWiseAndUnmatchedLayersConvertAndRun() {
+        ComputationGraph g = TestModels.branchy();
+        PreparedModel p = preparedMlp(g).calibrate(CALIB);
+        QuantizationReport r = p.report();
+        assertEquals(SkipReason.NO_PATTERN, r.entry("bn").reason(), r.toString());
+        assertTrue(r.entry("bn").detail().contains("BatchNormalization"), r.entry("bn").detail());
+        for (String name : new String[] {"a", "b", "out"}) {
+            assertEquals(ReportEntry.Status.QUANTIZED, r.entry(name).status(), name + "\n" + r);
+        }
+        ComputationGraph ref = Quantizer.convertToReference(p);
+        ComputationGraph int8 = Quantizer.convert(p);
+        INDArray expected = g.outputSingle(TEST);
+        assertTrue(ref.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.1);
+        assertTrue(int8.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.1);
+    }
+
+    @Test
+    void preprocessorsSurviveAndConvolutionIsReported() {
+        ComputationGraph g = TestModels.convThenDense();
+        INDArray x = TestModels.randomBatch(3, 32, 36);
+        PreparedModel p = preparedMlp(g).calibrate(x);
+        assertEquals(SkipReason.NO_PATTERN, p.report().entry("conv").reason());
+        assertEquals(ReportEntry.Status.QUANTIZED, p.report().entry("d").status());
+        ComputationGraph ref = Quantizer.convertToReference(p);
+        assertTrue(ref.outputSingle(x).sub(g.outputSingle(x)).amaxNumber().doubleValue() < 0.1);
+    }
+
+    @Test
+    void multiLayerNetworkKeepsItsLayerNames() {
+        MultiLayerNetwork n = TestModels.multiLayer();
+        PreparedModel p = Quantizer.prepare(n, new QConfigMapping().setGlobal(QConfigs.getDefaultQConfig("onednn"))
+                .setModuleName("classifier", null), BackendConfigs.getOnednnBackendConfig()).calibrate(CALIB);
+        QuantizationReport r = p.report();
+        assertEquals(ReportEntry.Status.QUANTIZED, r.entry("hidden").status());
+        assertEquals(SkipReason.QCONFIG_NONE, r.entry("classifier").reason());
+        ComputationGraph q = Quantizer.convert(p);
+        INDArray expected = n.output(TEST);
+        assertTrue(q.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.05);
+    }
+
+    @Test
+    void savedAndRestoredModelsGiveBitIdenticalOutputs(@TempDir Path dir) throws Exception {
+        PreparedModel p = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        for (ComputationGraph q : new ComputationGraph[] {Quantizer.convertToReference(p), Quantizer.convert(p)}) {
+            File f = dir.resolve("q.zip").toFile();
+            ModelSerializer.writeModel(q, f, false);
+            ComputationGraph restored = ModelSerializer.restoreComputationGraph(f, false);
+            assertEquals(q.outputSingle(TEST), restored.outputSingle(TEST));
+            Files.delete(f.toPath());
+        }
+    }
+
+    @Test
+    void convertedModelsAreInferenceOnly() {
+        PreparedModel p = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        ComputationGraph ref = Quantizer.convertToReference(p);
+        INDArray labels = Nd4j.zeros(64, 5);
+        labels.getColumn(0).assign(1);
+        DataSet ds = new DataSet(TEST, labels);
+        Exception e = assertThrows(Exception.class, () -> ref.fit(ds));
+        assertNotNull(e.getMessage());
+    }
+
+    @Test
+    void strictModeThrowsInsteadOfSkipping() {
+        ComputationGraph g = TestModels.branchy();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Quantizer.prepare(g,
+                QConfigs.getDefaultQConfigMapping("onednn"), BackendConfigs.getOnednnBackendConfig(),
+                PrepareCustomConfig.defaults().withStrict(true)));
+        assertTrue(e.getMessage().contains("'bn'") && e.getMessage().contains("no matching pattern"), e.getMessage());
+    }
+
+    @Test
+    void badInputsGiveClearMessagesAndLeaveTheModelUntouched() {
+        ComputationGraph g = TestModels.mlp();
+        INDArray before = g.params().dup();
+        PreparedModel p = preparedMlp(g);
+
+        IllegalStateException notCalibrated = assertThrows(IllegalStateException.class,
+                () -> Quantizer.convertToReference(p));
+        assertTrue(notCalibrated.getMessage().contains("calibrate"), notCalibrated.getMessage());
+
+        IllegalArgumentException noData = assertThrows(IllegalArgumentException.class, () -> p.calibrate());
+        assertTrue(noData.getMessage().contains("empty"), noData.getMessage());
+
+        IllegalArgumentException wrongSize = assertThrows(IllegalArgumentException.class,
+                () -> p.calibrate(TestModels.randomBatch(4, 8, 11)));
+        assertTrue(wrongSize.getMessage().contains("nIn=12") && wrongSize.getMessage().contains("'d1'"),
+                wrongSize.getMessage());
+
+        INDArray nan = TestModels.randomBatch(5, 8, 12);
+        nan.putScalar(3, 4, Float.NaN);
+        IllegalArgumentException nanError = assertThrows(IllegalArgumentException.class, () -> p.calibrate(nan));
+        assertTrue(nanError.getMessage().contains("NaN"), nanError.getMessage());
+
+        IllegalArgumentException unknownName = assertThrows(IllegalArgumentException.class,
+                () -> Quantizer.prepare(g, new QConfigMapping().setGlobal(QConfigs.getDefaultQConfig("x86"))
+                        .setModuleName("dense_9", null), BackendConfigs.getX86BackendConfig()));
+        assertTrue(unknownName.getMessage().contains("dense_9") && unknownName.getMessage().contains("d1"),
+                unknownName.getMessage());
+
+        IllegalArgumentException nothing = assertThrows(IllegalArgumentException.class,
+                () -> Quantizer.prepare(g, new QConfigMapping().setObjectType(DenseLayer.class, null),
+                        BackendConfigs.getX86BackendConfig()));
+        assertTrue(nothing.getMessage().contains("Nothing to quantize"), nothing.getMessage());
+
+        assertEquals(before, g.params());
+    }
+
+    @Test
+    void dynamicQuantizationNeedsNoCalibration() {
+        ComputationGraph g = TestModels.mlp();
+        ComputationGraph q = Quantizer.quantizeDynamic(g);
+        INDArray expected = g.outputSingle(TEST);
+        assertTrue(q.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.05);
+    }
+
+    @Test
+    void noPatternReasonIsNullForQuantizedEntries() {
+        PreparedModel p = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        assertNull(p.report().entry("d1").reason());
+    }
+}

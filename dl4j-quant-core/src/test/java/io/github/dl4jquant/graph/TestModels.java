@@ -1,0 +1,91 @@
+package io.github.dl4jquant.graph;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/** Small, seeded models for graph tests. */
+final class TestModels {
+    private TestModels() {
+    }
+
+    static NeuralNetConfiguration.Builder base() {
+        return new NeuralNetConfiguration.Builder().seed(42).dataType(DataType.FLOAT).weightInit(WeightInit.XAVIER);
+    }
+
+    /** in -> d1(relu) -> d2(identity) -> act(relu) -> out(softmax). */
+    static ComputationGraph mlp() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .addLayer("d1", new DenseLayer.Builder().nIn(12).nOut(16).activation(Activation.RELU).build(), "in")
+                .addLayer("d2", new DenseLayer.Builder().nIn(16).nOut(16).activation(Activation.IDENTITY).build(), "d1")
+                .addLayer("act", new ActivationLayer.Builder().activation(Activation.RELU).build(), "d2")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(5)
+                        .activation(Activation.SOFTMAX).build(), "act")
+                .setOutputs("out")
+                .build());
+        g.init();
+        return g;
+    }
+
+    /** Two branches joined by a MergeVertex and an element-wise add, plus a BatchNormalization nothing matches. */
+    static ComputationGraph branchy() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .addLayer("a", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.RELU).build(), "in")
+                .addLayer("b", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.RELU).build(), "in")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "a", "b")
+                .addVertex("merge", new MergeVertex(), "a", "add")
+                .addLayer("bn", new BatchNormalization.Builder().nOut(16).build(), "merge")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(16).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "bn")
+                .setOutputs("out")
+                .build());
+        g.init();
+        return g;
+    }
+
+    /** A convolution (no pattern) feeding a dense layer through DL4J's CNN-to-FF preprocessor. */
+    static ComputationGraph convThenDense() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.convolutionalFlat(6, 6, 1))
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(2).activation(Activation.RELU).build(), "in")
+                .addLayer("d", new DenseLayer.Builder().nOut(10).activation(Activation.RELU).build(), "conv")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(4)
+                        .activation(Activation.SOFTMAX).build(), "d")
+                .setOutputs("out")
+                .build());
+        g.init();
+        return g;
+    }
+
+    static MultiLayerNetwork multiLayer() {
+        MultiLayerNetwork n = new MultiLayerNetwork(base().list()
+                .layer(new DenseLayer.Builder().name("hidden").nIn(12).nOut(16).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("classifier").nIn(16).nOut(5)
+                        .activation(Activation.SOFTMAX).build())
+                .build());
+        n.init();
+        return n;
+    }
+
+    static INDArray randomBatch(long seed, int rows, int cols) {
+        Nd4j.getRandom().setSeed(seed);
+        return Nd4j.randn(DataType.FLOAT, rows, cols);
+    }
+}
