@@ -1,0 +1,114 @@
+package io.github.dl4jquant.examples;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.util.ModelSerializer;
+
+/**
+ * Reads and writes DL4J model zips. Reading tells a ComputationGraph from a MultiLayerNetwork by the configuration JSON
+ * inside the zip and turns every failure into an {@link IllegalArgumentException} with a one-line message; writing
+ * goes through a temporary file in the target directory and an atomic move, so a failed write leaves nothing behind.
+ *
+ * <pre>{@code
+ * LoadedModel m = ModelFiles.load(Path.of("model.zip"));     // ComputationGraph or MultiLayerNetwork
+ * ModelFiles.save(m.model(), Path.of("copy.zip"));
+ * ModelFiles.writeAtomically(Path.of("report.json"), tmp -> Files.writeString(tmp, json));
+ * }</pre>
+ */
+public final class ModelFiles {
+
+    private static final String CONFIGURATION_ENTRY = "configuration.json";
+
+    private ModelFiles() {
+    }
+
+    /** Writes the content of a file to the temporary path it is given. */
+    @FunctionalInterface
+    public interface ContentWriter {
+        void write(Path tmp) throws IOException;
+    }
+
+    /**
+     * Loads a DL4J model zip written by {@code ModelSerializer}.
+     *
+     * @throws IllegalArgumentException when the file is missing, unreadable, not a zip, or not a DL4J model
+     */
+    public static LoadedModel load(Path file) {
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException("model file " + file + " does not exist");
+        }
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw new IllegalArgumentException("model file " + file + " is not a readable file");
+        }
+        String configuration = readConfiguration(file);
+        try {
+            if (configuration.contains("\"vertices\"")) {
+                return new LoadedModel(file, ModelSerializer.restoreComputationGraph(file.toFile(), false));
+            }
+            if (configuration.contains("\"confs\"")) {
+                return new LoadedModel(file, ModelSerializer.restoreMultiLayerNetwork(file.toFile(), false));
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException("model file " + file + " could not be restored by DL4J's "
+                    + "ModelSerializer: " + oneLine(e), e);
+        }
+        throw new IllegalArgumentException("model file " + file + " holds a configuration.json that is neither a "
+                + "ComputationGraph nor a MultiLayerNetwork configuration");
+    }
+
+    /** Saves {@code model} (without updater state) to {@code file} atomically. */
+    public static void save(Model model, Path file) throws IOException {
+        writeAtomically(file, tmp -> ModelSerializer.writeModel(model, tmp.toFile(), false));
+    }
+
+    /**
+     * Runs {@code writer} on a temporary file next to {@code file}, then moves it over {@code file} atomically; the
+     * temporary file is deleted whatever happens.
+     */
+    public static void writeAtomically(Path file, ContentWriter writer) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        try {
+            writer.write(tmp);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** The message of {@code e} and its causes on one line. */
+    public static String oneLine(Throwable e) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable t = e; t != null && sb.length() < 400; t = t.getCause()) {
+            String msg = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+            if (sb.indexOf(msg) < 0) {
+                sb.append(sb.length() == 0 ? "" : ": ").append(msg);
+            }
+        }
+        return sb.toString().replaceAll("\\s+", " ").trim();
+    }
+
+    private static String readConfiguration(Path file) {
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            ZipEntry entry = zip.getEntry(CONFIGURATION_ENTRY);
+            if (entry == null) {
+                throw new IllegalArgumentException("model file " + file + " is a zip without " + CONFIGURATION_ENTRY
+                        + ", so not a DL4J model saved by ModelSerializer");
+            }
+            try (InputStream in = zip.getInputStream(entry)) {
+                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("model file " + file + " is not a DL4J model (not a readable zip: "
+                    + oneLine(e) + ")", e);
+        }
+    }
+}
