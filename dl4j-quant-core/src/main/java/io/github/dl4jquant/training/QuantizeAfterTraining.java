@@ -261,7 +261,7 @@ public final class QuantizeAfterTraining extends BaseTrainingListener {
             return this;
         }
 
-        /** @throws IllegalArgumentException when calibration data, the mapping, the backend or the trigger is missing */
+        /** @throws IllegalArgumentException when calibration data, mapping, backend or trigger is missing */
         public QuantizeAfterTraining build() {
             if (calibrationData == null) {
                 throw new IllegalArgumentException("calibrationData: not set; static quantization needs held-out "

@@ -34,7 +34,8 @@ public final class CustomBackendConfigExample {
     }
 
     public static void main(String[] args) throws Exception {
-        DTypeConfig weightedInt8 = new DTypeConfig(QuantDType.QUINT8, QuantDType.QUINT8, QuantDType.QINT8, QuantDType.FLOAT32);
+        DTypeConfig weightedInt8 = new DTypeConfig(QuantDType.QUINT8, QuantDType.QUINT8, QuantDType.QINT8,
+                QuantDType.FLOAT32);
         BackendConfig custom = new BackendConfig("my_backend")
                 .setBackendPatternConfig(new BackendPatternConfig(Pattern.sequence(
                         PatternElement.of(DenseLayer.class, Activation.IDENTITY),

@@ -91,7 +91,8 @@ public final class HtmlReport {
 
     /** Per-layer SQNR bars and a table of the errors. */
     public HtmlReport addLayerErrors(List<LayerError> errors) {
-        StringBuilder sb = new StringBuilder("<h2>Per-layer error (int8 vs fp32, same input)</h2>\n<div class=\"plots\">")
+        StringBuilder sb = new StringBuilder("<h2>Per-layer error (int8 vs fp32, same input)</h2>\n")
+                .append("<div class=\"plots\">")
                 .append(img(ReportCharts.layerErrorPng(errors), "per-layer SQNR")).append("</div>\n<table>\n")
                 .append("<tr><th>layer</th><th>SQNR (dB)</th><th>max |error|</th><th>mean |error|</th></tr>\n");
         for (LayerError e : errors) {
@@ -124,7 +125,8 @@ public final class HtmlReport {
         sections.forEach(sb::append);
         if (!histogramImages.isEmpty()) {
             sb.append("<h2>Activation histograms and quantization ranges</h2>\n<p>Red lines: the float range the ")
-                    .append("calibrated qparams can represent, [(qmin - zp) &times; scale, (qmax - zp) &times; scale]; ")
+                    .append("calibrated qparams can represent, [(qmin - zp) &times; scale, (qmax - zp) &times; scale];")
+                    .append(" ")
                     .append("values outside are clipped.</p>\n<div class=\"plots\">");
             histogramImages.forEach(sb::append);
             sb.append("</div>\n");
