@@ -69,6 +69,7 @@ public final class FashionMlp {
 
     /** Trains a new model for {@code epochs} epochs on the training split, in batches of {@value #BATCH_SIZE}. */
     public static ComputationGraph train(ExampleData data, int epochs) {
+        LOG.info("Training the MLP for {} epoch(s) on {}", epochs, data.description());
         long start = System.nanoTime();
         ComputationGraph g = build();
         g.fit(data.trainIterator(BATCH_SIZE), epochs);

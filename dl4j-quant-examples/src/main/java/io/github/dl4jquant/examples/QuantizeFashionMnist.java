@@ -38,9 +38,6 @@ import picocli.CommandLine.Option;
         description = "Train or load the Fashion-MNIST MLP, quantize it to int8 and report.")
 public final class QuantizeFashionMnist implements Callable<Integer> {
 
-    /** The JavaCPP property that selects ND4J's oneDNN build; must be set before ND4J loads. */
-    static final String PLATFORM_EXTENSION = "org.bytedeco.javacpp.platform.extension";
-
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @Option(names = "--epochs", defaultValue = "2", description = "training epochs (default ${DEFAULT-VALUE})")
@@ -69,9 +66,7 @@ public final class QuantizeFashionMnist implements Callable<Integer> {
     private final PrintStream console = System.out;
 
     public static void main(String[] args) {
-        if (System.getProperty(PLATFORM_EXTENSION) == null) {
-            System.setProperty(PLATFORM_EXTENSION, "-onednn-avx2");
-        }
+        LaunchDefaults.apply(true);
         System.exit(new CommandLine(new QuantizeFashionMnist()).execute(args));
     }
 

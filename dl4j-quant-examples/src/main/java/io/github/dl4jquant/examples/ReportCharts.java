@@ -46,6 +46,7 @@ public final class ReportCharts {
                 .xAxisTitle("activation value").yAxisTitle("count").build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setChartTitleFont(
                 chart.getStyler().getChartTitleFont().deriveFont(12f));
+        chart.getStyler().setXAxisDecimalPattern("0.###");
         double[] x = new double[h.counts().length];
         double[] y = new double[h.counts().length];
         double top = 1;

@@ -1,5 +1,6 @@
 package io.github.dl4jquant.examples.cli;
 
+import io.github.dl4jquant.examples.LaunchDefaults;
 import io.github.dl4jquant.examples.ModelFiles;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -37,9 +38,8 @@ public final class QuantCli implements Callable<Integer> {
     CommandSpec spec;
 
     public static void main(String[] args) {
-        if (System.getProperty("org.bytedeco.javacpp.platform.extension") == null) {
-            System.setProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
-        }
+        // stderr carries the one-line error only, not ND4J's or the library's INFO logs
+        LaunchDefaults.apply(false);
         System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
 
