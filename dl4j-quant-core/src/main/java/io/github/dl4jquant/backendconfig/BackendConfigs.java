@@ -57,6 +57,13 @@ public final class BackendConfigs {
     /** The names accepted by {@link #get(String)}. */
     public static final List<String> NAMES = List.of("native", "fbgemm", "x86", "qnnpack", "onednn");
 
+    private static final Map<String, Supplier<BackendConfig>> BY_NAME = Map.of(
+            "native", BackendConfigs::getNativeBackendConfig,
+            "fbgemm", BackendConfigs::getFbgemmBackendConfig,
+            "x86", BackendConfigs::getX86BackendConfig,
+            "qnnpack", BackendConfigs::getQnnpackBackendConfig,
+            "onednn", BackendConfigs::getOnednnBackendConfig);
+
     private static final List<Activation> ZERO_TO_ONE = List.of(Activation.SIGMOID, Activation.HARDSIGMOID,
             Activation.SOFTMAX);
     private static final List<Activation> SHARE_OBSERVER = List.of(Activation.RELU, Activation.RELU6,
@@ -124,16 +131,11 @@ public final class BackendConfigs {
      * @throws IllegalArgumentException naming {@link #NAMES} when {@code backend} is unknown
      */
     public static BackendConfig get(String backend) {
-        Map<String, Supplier<BackendConfig>> byName = Map.of(
-                "native", BackendConfigs::getNativeBackendConfig,
-                "fbgemm", BackendConfigs::getFbgemmBackendConfig,
-                "x86", BackendConfigs::getX86BackendConfig,
-                "qnnpack", BackendConfigs::getQnnpackBackendConfig,
-                "onednn", BackendConfigs::getOnednnBackendConfig);
-        if (backend == null || !byName.containsKey(backend)) {
+        Supplier<BackendConfig> factory = backend == null ? null : BY_NAME.get(backend);
+        if (factory == null) {
             throw new IllegalArgumentException("backend: got '" + backend + "'; accepted: one of " + NAMES);
         }
-        return byName.get(backend).get();
+        return factory.get();
     }
 
     private static BackendConfig common(String name, DTypes t) {
