@@ -272,14 +272,7 @@ public final class BackendPatternConfig {
         c.setReferenceQuantizedModule(readClass(r, owner, "reference_quantized_module_for_root"));
         c.setFusedModule(readClass(r, owner, "fused_module"));
         String fuser = r.string("fuser_method", "a registered fuser method name, one of " + FuserMethods.names());
-        if (fuser != null) {
-            try {
-                c.setFuserMethod(fuser);
-            } catch (IllegalArgumentException e) {
-                throw r.bad("fuser_method", e);
-            }
-        }
-        return c;
+        return fuser == null ? c : c.setFuserMethod(fuser);
     }
 
     private static Pattern complexPattern(DictReader r) {

@@ -265,7 +265,7 @@ class BackendPatternConfigTest {
                 "not_registered_anywhere", "not registered", "FuserMethods.register");
         assertContains(assertThrows(IllegalArgumentException.class, () -> BackendPatternConfig.fromDict(
                 Map.of("pattern", DenseLayer.class.getName(), "fuser_method", "fuse_conv_bn"))),
-                "BackendPatternConfig field 'fuser_method'", "fuse_conv_bn", "fuse_dense_activation");
+                "fuser_method", "fuse_conv_bn", "fuse_dense_activation");
     }
 
     @Test
