@@ -24,6 +24,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * this undefined and in practice map both to the minimum); {@code NaN} has no quantized value and raises an
  * {@link IllegalArgumentException} that reports how many NaNs were found and where the first one is.
  *
+ * <p>Scales are float32 (as observers produce them). ATen keeps per-channel scales as doubles; for float32 scales
+ * {@code (q - zp) * scale} rounds identically either way, so only scales that are not float32 values (e.g. a
+ * hand-written 0.01) can differ, by at most one float32 ulp.
+ *
  * <p>Per channel: {@code axis} indexes the array's dimensions. A DL4J {@code DenseLayer} weight is {@code [nIn, nOut]},
  * so its per-output-channel axis is 1 (PyTorch's Linear weight is {@code [out, in]}, axis 0).
  */
@@ -163,7 +167,8 @@ public final class QuantOps {
 
     private static void checkDtype(QuantDType dtype) {
         if (dtype == null || !dtype.isQuantized()) {
-            throw new IllegalArgumentException("quantize: dtype must be quint8, qint8 or qint32; got " + dtype);
+            throw new IllegalArgumentException("quantize: dtype must be torch.quint8, torch.qint8 or torch.qint32; got "
+                    + (dtype == null ? null : dtype.torchName()));
         }
     }
 
