@@ -51,7 +51,7 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
         if (b.upsampleRate < 1) {
             throw new IllegalArgumentException(name() + ": upsampleRate must be >= 1; got " + b.upsampleRate);
         }
-        if (b.toMap().get("is_dynamic") == Boolean.TRUE) {
+        if (isDynamic()) {
             throw new IllegalArgumentException(name() + " doesn't support dynamic quantization (PyTorch's rule)");
         }
         this.histogram = new RunningHistogram(b.bins, b.upsampleRate, b.truncateHistcRange);

@@ -3,6 +3,7 @@ package io.github.dl4jquant.observer;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -216,8 +217,8 @@ public abstract class UniformQuantizationObserverBase implements Observer {
 
     @Override
     public String toString() {
-        return name() + settings + (isCalibrated() ? " min_val=" + java.util.Arrays.toString(minVal())
-                + " max_val=" + java.util.Arrays.toString(maxVal()) : " (no data observed)");
+        return name() + settings + (isCalibrated() ? " min_val=" + Arrays.toString(minVal())
+                + " max_val=" + Arrays.toString(maxVal()) : " (no data observed)");
     }
 
     /**
