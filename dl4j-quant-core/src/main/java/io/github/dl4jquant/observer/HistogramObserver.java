@@ -237,7 +237,13 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
         return histogram.counts().clone();
     }
 
-    /** Settings of a {@link HistogramObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link HistogramObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * HistogramObserver.builder().bins(2048).upsampleRate(128).reduceRange(true).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private int bins = 2048;
         private int upsampleRate = 128;

@@ -225,6 +225,11 @@ public abstract class UniformQuantizationObserverBase implements Observer {
      * Fluent settings shared by the uniform observers, with PyTorch's defaults. A builder is itself an {@link
      * ObserverFactory}: {@code create()} builds a fresh observer.
      *
+     * <pre>{@code
+     * ObserverFactory f = MinMaxObserver.builder().quantMin(0).quantMax(127).eps(0x1p-12f);
+     * Observer a = f.create();
+     * }</pre>
+     *
      * @param <B> the concrete builder type
      */
     public abstract static class Builder<B extends Builder<B>> implements ObserverFactory {
