@@ -11,7 +11,7 @@ KERNEL_JAR=${KERNEL_JAR:-$target/notebook-kernel/rapaio-jupyter-kernel.jar}
 DEPENDENCY_DIR=${DEPENDENCY_DIR:-$target/dependency}
 EXAMPLES_JAR=${EXAMPLES_JAR:-$(ls "$target"/dl4j-quant-examples-*.jar 2>/dev/null | head -n 1)}
 OUT_DIR=${OUT_DIR:-$target/notebooks}
-STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
 CELL_TIMEOUT=${CELL_TIMEOUT:-600}
 RETRIES=${RETRIES:-3}
 # Debian's Jupyter runs on the system interpreter; a pyenv/venv python3 earlier on PATH would lack nbformat.
