@@ -9,8 +9,8 @@ import org.rapaio.jupyter.kernel.core.ConnectionProperties;
 import org.rapaio.jupyter.kernel.core.Transform;
 
 /**
- * Starts rapaio-jupyter-kernel 3.0.1 as its {@code MainApp} does, minus a start-up race that made about one kernel
- * start in five hang.
+ * Starts rapaio-jupyter-kernel 3.0.1 as its {@code MainApp} does, minus a start-up race that hung 12 of 39 kernel
+ * starts on the 2-core CI machine.
  *
  * <p>{@code Channels.connect} binds the sockets and starts the shell thread before it creates its handler map. A
  * {@code kernel_info_request} arriving in between makes the shell thread die on a NullPointerException, and the kernel
