@@ -56,10 +56,14 @@ public record Latency(int batchSize, double fp32Millis, double int8Millis) {
         return m;
     }
 
+    /** The two timings and the speed-up, without the batch size. */
+    public String timings() {
+        return String.format(Locale.ROOT, "fp32 %.3f ms, int8 %.3f ms (%.2fx)", fp32Millis, int8Millis, speedup());
+    }
+
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "batch %d: fp32 %.3f ms, int8 %.3f ms (%.2fx)", batchSize, fp32Millis,
-                int8Millis, speedup());
+        return "batch " + batchSize + ": " + timings();
     }
 
     private static double time(ComputationGraph g, INDArray batch) {

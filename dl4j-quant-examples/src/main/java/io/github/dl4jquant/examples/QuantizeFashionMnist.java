@@ -133,7 +133,7 @@ public final class QuantizeFashionMnist implements Callable<Integer> {
                 .addSummary("test accuracy", agreement.toString())
                 .addSummary("model files", sizes(fp32Bytes, int8Bytes))
                 .addSummary("int8 kernel", kernel);
-        latencies.forEach(l -> html.addSummary("latency, batch " + l.batchSize(), l.toString()));
+        latencies.forEach(l -> html.addSummary("latency, batch " + l.batchSize(), l.timings()));
         html.addQuantizationReport(report);
         diagnostics.addTo(html);
         Path htmlFile = out.resolve("report.html");

@@ -110,6 +110,8 @@ class QuantCliTest {
                 "--backend", "onednn", "--mode", "static", "--out", out.toString(), "--report", html.toString());
         assertEquals(0, q.exitCode(), q.err());
         assertTrue(q.out().contains("static int8 (onednn)"), q.out());
+        assertTrue(Files.getPosixFilePermissions(out).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ),
+                "the model is readable like any other file, not owner-only like its temporary file");
         String page = Files.readString(html);
         assertTrue(page.contains("data:image/png;base64,"), "plots embedded");
         assertTrue(page.contains("<td>hidden</td>"), "the report table names the layers");
