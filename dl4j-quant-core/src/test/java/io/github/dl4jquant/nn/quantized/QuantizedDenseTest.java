@@ -48,15 +48,18 @@ class QuantizedDenseTest {
         long same = 0;
         long within = 0;
         long total = 0;
-        for (int batch : new int[] {1, 7, 256}) {
+        for (int batch : new int[] {1, 7, 256, 1000}) {
             INDArray x = Nd4j.randn(DataType.FLOAT, batch, MLP[0]).muli(1.3);   // some values beyond calibration
-            INDArray r = ref.outputSingle(x);
-            INDArray y = q.outputSingle(x);
-            double step = ((ReferenceQuantizedDense) ref.getLayer("d2").conf().getLayer()).getOutputQParams().scale();
-            double[] a = NnTestSupport.agreement(r, y, step);
-            same += Math.round(a[0] * r.length());
-            within += Math.round(a[1] * r.length());
-            total += r.length();
+            java.util.Map<String, INDArray> r = ref.feedForward(x, false);
+            java.util.Map<String, INDArray> y = q.feedForward(x, false);
+            for (String layer : new String[] {"d0", "d1", "d2"}) {
+                double step = ((ReferenceQuantizedDense) ref.getLayer(layer).conf().getLayer()).getOutputQParams()
+                        .scale();
+                double[] a = NnTestSupport.agreement(r.get(layer), y.get(layer), step);
+                same += Math.round(a[0] * r.get(layer).length());
+                within += Math.round(a[1] * r.get(layer).length());
+                total += r.get(layer).length();
+            }
         }
         System.out.printf("QuantizedDense vs reference (static): identical %.5f, within one step %.5f of %d%n",
                 same / (double) total, within / (double) total, total);
