@@ -26,7 +26,9 @@ import java.util.concurrent.Future;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -198,6 +200,27 @@ class QuantizedDenseTest {
         Files.write(truncated.toPath(), java.util.Arrays.copyOf(all, all.length / 2));
         Exception t = assertThrows(Exception.class, () -> ModelSerializer.restoreComputationGraph(truncated, false));
         assertFalse(t instanceof NullPointerException, String.valueOf(t));
+        System.out.println("truncated model file: " + t);
+    }
+
+    @Test
+    void worksInAMultiLayerNetworkToo() {
+        INDArray w = Nd4j.randn(DataType.FLOAT, 8, 5).muli(0.3);
+        INDArray b = Nd4j.randn(DataType.FLOAT, 1, 5);
+        ReferenceQuantizedDense conf = new ReferenceQuantizedDense.Builder().nIn(8).nOut(5)
+                .activation(Activation.RELU).inputQParams(QParams.perTensor(0.02f, 128, QuantDType.QUINT8))
+                .weightQParams(NnTestSupport.perChannelSymmetric(w))
+                .outputQParams(QParams.perTensor(0.03f, 0, QuantDType.QUINT8)).build();
+        MultiLayerNetwork ref = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().list().layer(conf)
+                .build());
+        ref.init();
+        ref.getLayer(0).setParam("W", w);
+        ref.getLayer(0).setParam("b", b);
+        MultiLayerNetwork q = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().list()
+                .layer(QuantizedDense.fromReference(conf, w, b)).build());
+        q.init();
+        INDArray x = Nd4j.randn(DataType.FLOAT, 16, 8);
+        assertArrayEquals(ref.output(x).data().asFloat(), q.output(x).data().asFloat());
     }
 
     @Test
