@@ -1,7 +1,9 @@
 package io.github.dl4jquant.kernel;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -169,11 +171,11 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                 INDArray x = Nd4j.create(DataType.UBYTE, new long[] {1, 64}, 'c');
                 byte[] ones = new byte[64];
-                java.util.Arrays.fill(ones, (byte) 255);
+                Arrays.fill(ones, (byte) 255);
                 x.data().setData(ones);
                 INDArray w = Nd4j.valueArrayOf(new long[] {64, 1}, (byte) -128, DataType.BYTE).dup('c');
                 INDArray z = Nd4j.create(DataType.INT, new long[] {1, 1}, 'c');
-                Nd4j.exec(new Mmul(x, w, z, 1.0, 0.0, org.nd4j.linalg.api.blas.params.MMulTranspose.allFalse()));
+                Nd4j.exec(new Mmul(x, w, z, 1.0, 0.0, MMulTranspose.allFalse()));
                 return z.getInt(0) != 64 * 255 * -128;
             } catch (RuntimeException e) {
                 return true;   // the op cannot run at all: Int8Gemms' probe rejects this kernel anyway

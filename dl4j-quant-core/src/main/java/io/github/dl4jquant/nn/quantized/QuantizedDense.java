@@ -367,7 +367,6 @@ public class QuantizedDense extends FeedForwardLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public QuantizedDense build() {
             QuantizedDense q = new QuantizedDense(this);
             q.validate();
