@@ -37,6 +37,16 @@ import org.nd4j.shade.jackson.annotation.JsonIgnore;
  * <p>The weights live in this configuration as {@code byte[]} (base64 in {@code configuration.json}, about a quarter
  * of the fp32 bytes) and the layer has 0 DL4J params: DL4J's flattened params can only be float (dl4j-facts 1.3).
  * So {@code params()} does not show them, and {@code toJson()}/{@code clone()} carry them.
+ *
+ * <p>Activations between layers stay FLOAT (dequantized). DL4J M2.1 does not check activation dtypes: a probe
+ * layer emitting UBYTE reached the next custom layer unchanged, but a standard {@code DenseLayer} fed with it returned
+ * wrong numbers without any error. Emitting quantized bytes is therefore only safe when every consumer is a
+ * {@code QuantizedDense} with matching input parameters and the vertex is no graph output, a decision for the graph
+ * converter; the float hand-over costs one dequantize and one quantize pass per layer boundary.
+ *
+ * <p>Kernel note: the oneDNN build bundled with ND4J M2.1 needs a split product (twice the GEMM work) when an
+ * activation exceeds 128 (see {@link io.github.dl4jquant.kernel.OneDnnInt8Gemm}); 7-bit activations
+ * ({@code reduce_range}) keep the single product.
  */
 public class QuantizedDense extends FeedForwardLayer {
     /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
@@ -357,7 +367,6 @@ public class QuantizedDense extends FeedForwardLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public QuantizedDense build() {
             QuantizedDense q = new QuantizedDense(this);
             q.validate();
