@@ -1,6 +1,7 @@
 package io.github.dl4jquant.nn.quantized;
 
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.nn.QParamsConfig;
 import io.github.dl4jquant.nn.QuantMath;
@@ -90,13 +91,13 @@ public class QuantizedDense extends FeedForwardLayer {
         int qmin = QuantDType.QINT8.quantMin();
         int qmax = QuantDType.QINT8.quantMax();
         for (int c = 0; c < n; c++) {
-            float inv = QuantMath.inverseScale(scales[c]);
+            float inv = 1.0f / scales[c];
             for (int r = 0; r < k; r++) {
                 float v = w[r * n + c];
                 if (v != v) {
                     throw QuantMath.nanError(name + " weight", (long) r * n + c);
                 }
-                q[r * n + c] = (byte) QuantMath.quantize(v, inv, 0, qmin, qmax);
+                q[r * n + c] = (byte) QuantOps.quantizeValue(v, inv, 0, qmin, qmax);
             }
         }
         Builder b = new Builder().weightInt8(q, scales)
