@@ -54,6 +54,18 @@ public final class Int8Gemms {
         return best().name();
     }
 
+    /**
+     * {@link #best()}'s name with what it means on this CPU, for reports: e.g. that without VNNI the oneDNN kernel
+     * saturates u8*s8 pair sums, so 8-bit activations take two exact GEMMs and 7-bit ones (reduce_range) one.
+     */
+    public static String describe() {
+        Int8Gemm k = best();
+        if (k instanceof OneDnnInt8Gemm && OneDnnInt8Gemm.saturatesPairs()) {
+            return k.name() + " (no VNNI: 8-bit activations run as two exact GEMMs, 7-bit (reduce_range) as one)";
+        }
+        return k.name();
+    }
+
     /** Makes {@link #best()} return {@code kernel} until {@link #clearOverride()} (tests, benchmarks). */
     public static void override(Int8Gemm kernel) {
         if (kernel == null) {
