@@ -18,7 +18,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * supports, where observers go, and which reference quantized layer replaces the matched layer.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=BackendPatternConfigExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=BackendPatternConfigExample
  * }</pre>
  */
 public final class BackendPatternConfigExample {

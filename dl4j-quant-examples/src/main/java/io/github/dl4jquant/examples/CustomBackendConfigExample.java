@@ -25,7 +25,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * output layer; saved to JSON, loaded back, and used to quantize the Fashion-MNIST MLP.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=CustomBackendConfigExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=CustomBackendConfigExample
  * }</pre>
  */
 public final class CustomBackendConfigExample {

@@ -28,7 +28,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * matched layer, its float weights and the calibrated qparams, and returns the replacement layer.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=CustomPatternHandlerExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=CustomPatternHandlerExample
  * }</pre>
  */
 public final class CustomPatternHandlerExample {

@@ -12,7 +12,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * no calibration data is needed.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=DynamicQuantizationExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=DynamicQuantizationExample
  * }</pre>
  */
 public final class DynamicQuantizationExample {

@@ -16,7 +16,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * a dense layer is computed from quantized input and weights, as a reference quantized layer does.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=LowLevelApiExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=LowLevelApiExample
  * }</pre>
  */
 public final class LowLevelApiExample {

@@ -12,7 +12,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * evaluates, and writes {@code fashion-mlp-int8.zip} and {@code fashion-mlp-int8-report.json} next to the fp32 model.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec -Dexample=QuantizeAfterTrainingExample
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=QuantizeAfterTrainingExample
  * }</pre>
  */
 public final class QuantizeAfterTrainingExample {

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  * models, {@code report.json} and a self-contained {@code report.html} (plots inline) to {@code --out}.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:exec
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package
  * java -cp ... io.github.dl4jquant.examples.QuantizeFashionMnist --quick --out /tmp/fm   # embedded subset, 1 epoch
  * }</pre>
  */

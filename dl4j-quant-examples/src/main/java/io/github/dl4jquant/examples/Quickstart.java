@@ -12,6 +12,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -19,7 +20,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * The README's quickstart: train a small MLP, quantize it to int8 with x86 defaults, print the report, save it.
  *
  * <pre>{@code
- * mvn -B -q -pl dl4j-quant-examples -am -DskipTests package exec:java -Dexec.mainClass=io.github.dl4jquant.examples.Quickstart
+ * mvn -B -q -pl dl4j-quant-examples -am -DskipTests -Prun package -Dexample=Quickstart
  * }</pre>
  */
 public final class Quickstart {
@@ -48,7 +49,9 @@ public final class Quickstart {
         ModelSerializer.writeModel(int8, new File("model-int8.zip"), false);
         // --- end of quickstart ---
 
-        System.out.printf("fp32 accuracy %.4f, int8 accuracy %.4f%n",
-                model.evaluate(data.testIterator(500)).accuracy(), int8.evaluate(data.testIterator(500)).accuracy());
+        // DL4J's evaluate() needs an IOutputLayer at the end, which a converted graph does not have
+        DataSet test = data.test();
+        System.out.println(Agreement.of(model.outputSingle(test.getFeatures()), int8.outputSingle(test.getFeatures()),
+                test.getLabels()));
     }
 }
