@@ -253,6 +253,28 @@ class QuantCliTest {
         assertBadInput("missing command", new String[0]);
     }
 
+    /**
+     * A real JVM, as users run the tool: even when DL4J loads (a zip whose configuration.json is broken), stderr holds
+     * the one error line and nothing of ND4J's start-up logging.
+     */
+    @Test
+    void realProcessPrintsExactlyOneLineOnStderr() throws Exception {
+        Path zip = dir.resolve("input-broken.zip");
+        try (var z = new java.util.zip.ZipOutputStream(Files.newOutputStream(zip))) {
+            z.putNextEntry(new java.util.zip.ZipEntry("configuration.json"));
+            z.write("{\"vertices\": [not json".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(javaBin.toString(), "-cp", System.getProperty("java.class.path"),
+                QuantCli.class.getName(), "evaluate", "--model", zip.toString(), "--data", dataDir.toString())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(QuantCli.BAD_INPUT, p.waitFor());
+        List<String> lines = err.strip().lines().toList();
+        assertEquals(1, lines.size(), "stderr: " + err);
+        assertTrue(lines.get(0).startsWith("dl4j-quant: model file " + zip + " could not be restored"), lines.get(0));
+    }
+
     @Test
     void outputPathNotWritable() throws IOException {
         Path file = Files.writeString(dir.resolve("input-plain-file"), "x");
