@@ -15,6 +15,8 @@ import io.github.dl4jquant.qconfig.QConfigs;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -22,7 +24,9 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 class QuantizerGraphTest {
@@ -186,6 +190,20 @@ class QuantizerGraphTest {
         ComputationGraph q = Quantizer.quantizeDynamic(g);
         INDArray expected = g.outputSingle(TEST);
         assertTrue(q.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.05);
+    }
+
+    @Test
+    void calibrationStreamsAnIteratorAndTellsTheListener() {
+        List<CalibrationListener.Progress> seen = new ArrayList<>();
+        INDArray labels = Nd4j.zeros(256, 5);
+        DataSetIterator it = new ListDataSetIterator<>(new DataSet(CALIB, labels).asList(), 64);
+        PreparedModel p = preparedMlp(TestModels.mlp()).setCalibrationListener(seen::add).calibrate(it);
+        assertEquals(4, seen.size());
+        assertEquals(256, seen.get(3).examples());
+        assertEquals(4, p.report().calibration().batches());
+        PreparedModel direct = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        assertEquals(direct.report().entry("d1").inputQParams(), p.report().entry("d1").inputQParams(),
+                "min/max statistics do not depend on how the data is batched");
     }
 
     @Test
