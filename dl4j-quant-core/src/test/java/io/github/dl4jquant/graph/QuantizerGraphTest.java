@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.observer.MinMaxObserver;
+import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.io.File;
@@ -197,11 +199,15 @@ class QuantizerGraphTest {
         List<CalibrationListener.Progress> seen = new ArrayList<>();
         INDArray labels = Nd4j.zeros(256, 5);
         DataSetIterator it = new ListDataSetIterator<>(new DataSet(CALIB, labels).asList(), 64);
-        PreparedModel p = preparedMlp(TestModels.mlp()).setCalibrationListener(seen::add).calibrate(it);
+        QConfigMapping minMax = new QConfigMapping().setGlobal(new QConfig(MinMaxObserver.builder(),
+                QConfigs.getDefaultQConfig("onednn").weight()));
+        PreparedModel p = Quantizer.prepare(TestModels.mlp(), minMax, BackendConfigs.getOnednnBackendConfig())
+                .setCalibrationListener(seen::add).calibrate(it);
         assertEquals(4, seen.size());
         assertEquals(256, seen.get(3).examples());
         assertEquals(4, p.report().calibration().batches());
-        PreparedModel direct = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        PreparedModel direct = Quantizer.prepare(TestModels.mlp(), minMax, BackendConfigs.getOnednnBackendConfig())
+                .calibrate(CALIB);
         assertEquals(direct.report().entry("d1").inputQParams(), p.report().entry("d1").inputQParams(),
                 "min/max statistics do not depend on how the data is batched");
     }
