@@ -1,0 +1,201 @@
+package io.github.dl4jquant.backendconfig;
+
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.DEFAULT_DYNAMIC_INT8;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.DEFAULT_OP_QUINT8;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.FIXED_QPARAMS_0TO1;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.FIXED_QPARAMS_NEG1TO1;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_DEFAULT_OP_QINT8_SYMMETRIC;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHTED_OP_QUINT8;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.nd4j.linalg.activations.Activation;
+
+/**
+ * The predefined backend configs, PyTorch's {@code get_*_backend_config()} translated to DL4J patterns. Each call
+ * returns a new, independent config.
+ *
+ * <p>Every backend has these patterns (observers "different" unless noted):
+ * <ul>
+ * <li>{@code DenseLayer} (any activation), {@code DenseLayer[RELU]} (PyTorch's LinearReLU) and {@code OutputLayer}:
+ *     the weighted static int8 dtype configs plus dynamic int8; root module the layer itself.</li>
+ * <li>{@code (DenseLayer[IDENTITY], ActivationLayer[RELU])}: fused by {@code fuse_dense_activation} into a
+ *     {@code DenseLayer}.</li>
+ * <li>{@code DenseLayer}, {@code OutputLayer} and {@code ActivationLayer} with SIGMOID, HARDSIGMOID or SOFTMAX (output
+ *     pinned to scale 1/256, zero point 0) or TANH (scale 2/256, zero point 128): PyTorch's fixed-qparams ops, the
+ *     constants as exact-match output constraints on quint8 outputs; the input stays unconstrained. Dense and output
+ *     layers keep dynamic int8, whose float output needs no pinning.</li>
+ * <li>{@code ActivationLayer} with RELU, RELU6, HARDTANH or IDENTITY and {@code MergeVertex} (concatenation): output
+ *     shares the input's observer.</li>
+ * <li>{@code ElementWiseVertex} (add, product, ...) and {@code (ElementWiseVertex, ActivationLayer[RELU])}: PyTorch's
+ *     binary ops with and without a trailing ReLU.</li>
+ * </ul>
+ * Per backend, as PyTorch 2.x: {@code native} and {@code fbgemm} use quint8/quint8/qint8/float for weighted ops and
+ * quint8 for the others; {@code x86} also uses the weighted config for element-wise and fixed-qparams ops;
+ * {@code qnnpack} lists first a symmetric qint8 variant (scale at least 2^-12, weights in [-127, 127]) and then the
+ * quint8 one; {@code onednn} adds (DenseLayer[IDENTITY], ActivationLayer[LEAKYRELU|TANH]) fusions and a
+ * {@code DenseLayer[LEAKYRELU]} pattern. The 7-bit activation range of fbgemm/x86 is not encoded here: as in
+ * PyTorch, it lives in the default QConfigs ({@code reduce_range}). Float16 configs are left out because no float16
+ * kernels exist. Reference quantized modules are not set here.
+ * <pre>{@code
+ * BackendConfig x86 = BackendConfigs.getX86BackendConfig();
+ * BackendConfig same = BackendConfigs.get("x86");
+ * Files.writeString(Path.of("x86-backend.json"), x86.toJson());
+ * }</pre>
+ */
+public final class BackendConfigs {
+
+    /** The names accepted by {@link #get(String)}. */
+    public static final List<String> NAMES = List.of("native", "fbgemm", "x86", "qnnpack", "onednn");
+
+    private static final Map<String, Supplier<BackendConfig>> BY_NAME = Map.of(
+            "native", BackendConfigs::getNativeBackendConfig,
+            "fbgemm", BackendConfigs::getFbgemmBackendConfig,
+            "x86", BackendConfigs::getX86BackendConfig,
+            "qnnpack", BackendConfigs::getQnnpackBackendConfig,
+            "onednn", BackendConfigs::getOnednnBackendConfig);
+
+    private static final List<Activation> ZERO_TO_ONE = List.of(Activation.SIGMOID, Activation.HARDSIGMOID,
+            Activation.SOFTMAX);
+    private static final List<Activation> SHARE_OBSERVER = List.of(Activation.RELU, Activation.RELU6,
+            Activation.HARDTANH, Activation.IDENTITY);
+    private static final List<Activation> ONEDNN_EXTRA_FUSIONS = List.of(Activation.LEAKYRELU, Activation.TANH);
+
+    private static final DTypes NATIVE = new DTypes(List.of(WEIGHTED_OP_QUINT8), List.of(DEFAULT_DYNAMIC_INT8),
+            List.of(DEFAULT_OP_QUINT8), List.of(DEFAULT_OP_QUINT8), List.of(DEFAULT_OP_QUINT8));
+    private static final DTypes X86 = new DTypes(List.of(WEIGHTED_OP_QUINT8), List.of(DEFAULT_DYNAMIC_INT8),
+            List.of(DEFAULT_OP_QUINT8), List.of(WEIGHTED_OP_QUINT8), List.of(WEIGHTED_OP_QUINT8));
+    private static final DTypes QNNPACK = new DTypes(
+            List.of(QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC, WEIGHTED_OP_QUINT8), List.of(DEFAULT_DYNAMIC_INT8),
+            List.of(QNNPACK_DEFAULT_OP_QINT8_SYMMETRIC, DEFAULT_OP_QUINT8),
+            List.of(QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC, WEIGHTED_OP_QUINT8),
+            List.of(QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC, WEIGHTED_OP_QUINT8));
+
+    /** The dtype config lists of one backend, by op group (PyTorch's {@code *_dtype_configs} locals). */
+    private record DTypes(List<DTypeConfig> weighted, List<DTypeConfig> dynamic, List<DTypeConfig> defaultOp,
+            List<DTypeConfig> binaryOp, List<DTypeConfig> fixedQParamsOp) {
+
+        List<DTypeConfig> dense() {
+            List<DTypeConfig> all = new ArrayList<>(weighted);
+            all.addAll(dynamic);
+            return all;
+        }
+    }
+
+    private BackendConfigs() {
+    }
+
+    /** PyTorch's default backend config (fbgemm/qnnpack kernels), name {@code "native"}. */
+    public static BackendConfig getNativeBackendConfig() {
+        return common("native", NATIVE);
+    }
+
+    /** FBGEMM (server x86); identical patterns and dtypes to native, as in PyTorch. */
+    public static BackendConfig getFbgemmBackendConfig() {
+        return common("fbgemm", NATIVE);
+    }
+
+    /** x86 (PyTorch's default server backend since 2.0); element-wise and fixed-qparams ops use the weighted config. */
+    public static BackendConfig getX86BackendConfig() {
+        return common("x86", X86);
+    }
+
+    /** QNNPACK/XNNPACK (ARM): symmetric qint8 variant with xnnpack's scale and weight-range limits, then quint8. */
+    public static BackendConfig getQnnpackBackendConfig() {
+        return common("qnnpack", QNNPACK);
+    }
+
+    /** oneDNN: native's patterns plus dense + LeakyReLU / Tanh fusions, as PyTorch's onednn config. */
+    public static BackendConfig getOnednnBackendConfig() {
+        BackendConfig onednn = common("onednn", NATIVE);
+        for (Activation act : ONEDNN_EXTRA_FUSIONS) {
+            onednn.setBackendPatternConfig(denseActivationFusion(act, NATIVE));
+        }
+        return onednn.setBackendPatternConfig(rooted(new BackendPatternConfig(
+                Pattern.of(DenseLayer.class, Activation.LEAKYRELU)).setDtypeConfigs(NATIVE.dense()),
+                DenseLayer.class));
+    }
+
+    /**
+     * The predefined config by name.
+     *
+     * @throws IllegalArgumentException naming {@link #NAMES} when {@code backend} is unknown
+     */
+    public static BackendConfig get(String backend) {
+        Supplier<BackendConfig> factory = backend == null ? null : BY_NAME.get(backend);
+        if (factory == null) {
+            throw new IllegalArgumentException("backend: got '" + backend + "'; accepted: one of " + NAMES);
+        }
+        return factory.get();
+    }
+
+    private static BackendConfig common(String name, DTypes t) {
+        BackendConfig backend = new BackendConfig(name)
+                .setBackendPatternConfig(rooted(new BackendPatternConfig(DenseLayer.class)
+                        .setDtypeConfigs(t.dense()), DenseLayer.class))
+                .setBackendPatternConfig(rooted(new BackendPatternConfig(Pattern.of(DenseLayer.class, Activation.RELU))
+                        .setDtypeConfigs(t.dense()), DenseLayer.class))
+                .setBackendPatternConfig(denseActivationFusion(Activation.RELU, t))
+                .setBackendPatternConfig(rooted(new BackendPatternConfig(OutputLayer.class)
+                        .setDtypeConfigs(t.dense()), OutputLayer.class));
+        for (Activation act : ZERO_TO_ONE) {
+            backend.setBackendPatternConfigs(fixedQParams(act, FIXED_QPARAMS_0TO1, t));
+        }
+        backend.setBackendPatternConfigs(fixedQParams(Activation.TANH, FIXED_QPARAMS_NEG1TO1, t));
+        for (Activation act : SHARE_OBSERVER) {
+            backend.setBackendPatternConfig(new BackendPatternConfig(Pattern.of(ActivationLayer.class, act))
+                    .setObservationType(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+                    .setDtypeConfigs(t.defaultOp()));
+        }
+        return backend
+                .setBackendPatternConfig(new BackendPatternConfig(ElementWiseVertex.class)
+                        .setDtypeConfigs(t.binaryOp()))
+                .setBackendPatternConfig(new BackendPatternConfig(Pattern.sequence(
+                        PatternElement.of(ElementWiseVertex.class),
+                        PatternElement.of(ActivationLayer.class, Activation.RELU)))
+                        .setDtypeConfigs(t.binaryOp()))
+                .setBackendPatternConfig(new BackendPatternConfig(MergeVertex.class)
+                        .setObservationType(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+                        .setDtypeConfigs(t.defaultOp()));
+    }
+
+    private static BackendPatternConfig denseActivationFusion(Activation act, DTypes t) {
+        return new BackendPatternConfig(Pattern.sequence(
+                PatternElement.of(DenseLayer.class, Activation.IDENTITY),
+                PatternElement.of(ActivationLayer.class, act)))
+                .setDtypeConfigs(t.dense())
+                .setFuserMethod(FuserMethods.FUSE_DENSE_ACTIVATION)
+                .setFusedModule(DenseLayer.class);
+    }
+
+    private static List<BackendPatternConfig> fixedQParams(Activation act, DTypeWithConstraints output, DTypes t) {
+        List<DTypeConfig> weighted = new ArrayList<>();
+        t.weighted().forEach(c -> weighted.add(DTypeConfigs.withFixedOutput(c, output)));
+        weighted.addAll(t.dynamic());
+        List<DTypeConfig> op = t.fixedQParamsOp().stream().map(c -> DTypeConfigs.withFixedOutput(c, output))
+                .toList();
+        return List.of(
+                rooted(new BackendPatternConfig(Pattern.of(DenseLayer.class, act)).setDtypeConfigs(weighted),
+                        DenseLayer.class),
+                rooted(new BackendPatternConfig(Pattern.of(OutputLayer.class, act)).setDtypeConfigs(weighted),
+                        OutputLayer.class),
+                new BackendPatternConfig(Pattern.of(ActivationLayer.class, act)).setDtypeConfigs(op));
+    }
+
+    /**
+     * The single place where a pattern is tied to the layer that conversion replaces; the reference quantized
+     * layer for {@code root} is set here once it exists.
+     */
+    private static BackendPatternConfig rooted(BackendPatternConfig config, Class<? extends Layer> root) {
+        return config.setRootModule(root);
+    }
+}

@@ -1,0 +1,59 @@
+package io.github.dl4jquant.backendconfig;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import java.util.Map;
+
+/**
+ * The one JSON dialect of this package: {@code toDict()} maps written with two-space indentation, one item per line
+ * and {@code "\n"} line ends on every OS, so that files diff cleanly in version control.
+ */
+final class Json {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private static final ObjectWriter WRITER = MAPPER.writer(prettyPrinter());
+
+    private Json() {
+    }
+
+    private static DefaultPrettyPrinter prettyPrinter() {
+        DefaultIndenter indenter = new DefaultIndenter("  ", "\n");
+        Separators separators = Separators.createDefaultInstance()
+                .withObjectFieldValueSpacing(Separators.Spacing.AFTER);
+        return new DefaultPrettyPrinter(separators).withObjectIndenter(indenter).withArrayIndenter(indenter);
+    }
+
+    static String write(Map<String, Object> dict) {
+        try {
+            return WRITER.writeValueAsString(dict);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("Could not write JSON for " + dict, e);
+        }
+    }
+
+    /** Parses {@code json}; syntax errors name the line and column so that hand-edited files are easy to fix. */
+    static Object read(String json, String owner) {
+        if (json == null) {
+            throw new IllegalArgumentException(owner + " JSON: got null; accepted: a JSON object as written by "
+                    + owner + ".toJson()");
+        }
+        try {
+            return MAPPER.readValue(json, Object.class);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new IllegalArgumentException("Invalid " + owner + " JSON" + where + ": " + e.getOriginalMessage(),
+                    e);
+        }
+    }
+}

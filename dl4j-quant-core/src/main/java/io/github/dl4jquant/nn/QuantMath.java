@@ -1,0 +1,126 @@
+package io.github.dl4jquant.nn;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QScheme;
+import io.github.dl4jquant.QuantDType;
+
+/**
+ * Scalar quantization arithmetic shared by the reference and the int8 layers, bit for bit as ATen computes it, so
+ * both layers produce the same integers. Works on primitive arrays for tight loops.
+ *
+ * <pre>{@code
+ * float inv = QuantMath.inverseScale(0.1f);                  // float32 1/scale, as ATen
+ * int q = QuantMath.quantize(0.25f, inv, 3, 0, 255);          // 3 + rint(2.5) = 5 (half to even)
+ * float back = QuantMath.dequantize(q, 3, 0.1f);              // (5 - 3) * 0.1f
+ * QParams dyn = QuantMath.dynamicQParams(-1f, 3f, false);    // quantize_per_tensor_dynamic's choice
+ * }</pre>
+ */
+public final class QuantMath {
+    /** fbgemm's SMALL_SCALE_THRESHOLD: dynamic scales below it are raised to it. */
+    static final float SMALL_SCALE_THRESHOLD = 6.1e-5f;
+
+    private QuantMath() {
+    }
+
+    /** ATen's float32 inverse scale. */
+    public static float inverseScale(float scale) {
+        return 1.0f / scale;
+    }
+
+    /**
+     * {@code clamp(zp + rint(x * invScale), qmin, qmax)} with the product in float32 and round half to even, as
+     * ATen's {@code quantize_val}. Infinities saturate; callers reject NaN first.
+     */
+    public static int quantize(float x, float invScale, int zeroPoint, int qmin, int qmax) {
+        double q = zeroPoint + Math.rint(x * invScale);
+        return q <= qmin ? qmin : (q >= qmax ? qmax : (int) q);
+    }
+
+    /** {@code (q - zp) * scale} in float32. */
+    public static float dequantize(int q, int zeroPoint, float scale) {
+        return (q - zeroPoint) * scale;
+    }
+
+    /**
+     * Quantizes then dequantizes a row-major {@code [rows, cols]} matrix in place with per-tensor parameters, or
+     * per-channel ones along axis 0 (rows) or 1 (columns). Values clamp to the dtype's range, as ATen does.
+     *
+     * @throws IllegalArgumentException naming {@code what} on a NaN value or a channel count that does not fit
+     */
+    public static void fakeQuantize(float[] v, int rows, int cols, QParams p, String what) {
+        float[] scales = p.scales();
+        int[] zps = p.zeroPoints();
+        int qmin = p.dtype().quantMin();
+        int qmax = p.dtype().quantMax();
+        int axis = p.isPerChannel() ? p.axis() : -1;
+        if (axis > 1 || (axis >= 0 && scales.length != (axis == 0 ? rows : cols))) {
+            throw new IllegalArgumentException(what + ": per-channel parameters along axis " + axis + " have "
+                    + scales.length + " channels but the tensor is [" + rows + ", " + cols + "]");
+        }
+        float[] inv = new float[scales.length];
+        for (int c = 0; c < scales.length; c++) {
+            inv[c] = inverseScale(scales[c]);
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                int i = r * cols + c;
+                int ch = axis < 0 ? 0 : (axis == 0 ? r : c);
+                float x = v[i];
+                if (x != x) {
+                    throw nanError(what, i);
+                }
+                v[i] = dequantize(quantize(x, inv[ch], zps[ch], qmin, qmax), zps[ch], scales[ch]);
+            }
+        }
+    }
+
+    /** The error for a NaN met while quantizing: quantizing NaN has no defined integer. */
+    public static IllegalArgumentException nanError(String what, long index) {
+        return new IllegalArgumentException(what + ": NaN at flat index " + index + " cannot be quantized (PyTorch's "
+                + "result is platform-dependent); remove NaN from the input. Infinities saturate to the quantized "
+                + "range");
+    }
+
+    /**
+     * The per-tensor quint8 parameters {@code torch.quantize_per_tensor_dynamic} picks for a batch with this
+     * minimum and maximum (fbgemm's {@code ChooseQuantizationParams} with {@code preserve_sparsity = false}):
+     * range [0, 255], or [0, 127] with {@code reduceRange}.
+     *
+     * @throws IllegalArgumentException when min or max is not finite
+     */
+    public static QParams dynamicQParams(float min, float max, boolean reduceRange, String what) {
+        if (!Float.isFinite(min) || !Float.isFinite(max)) {
+            throw new IllegalArgumentException(what + ": dynamic quantization needs a finite input range; the batch "
+                    + "has min " + min + " and max " + max + " (remove NaN/Inf from the input)");
+        }
+        int qmin = 0;
+        int qmax = reduceRange ? 127 : 255;
+        min = Math.min(min, 0f);
+        max = Math.max(max, 0f);
+        double scale = ((double) max - min) / (qmax - qmin);
+        if ((float) scale == 0.0f || Float.isInfinite(1.0f / (float) scale)) {
+            scale = 0.1;
+        }
+        if (scale < SMALL_SCALE_THRESHOLD) {
+            float original = (float) scale;
+            scale = SMALL_SCALE_THRESHOLD;
+            if (min == 0.0f) {
+                max = SMALL_SCALE_THRESHOLD * (qmax - qmin);
+            } else if (max == 0.0f) {
+                min = -SMALL_SCALE_THRESHOLD * (qmax - qmin);
+            } else {
+                float amplifier = SMALL_SCALE_THRESHOLD / original;
+                min *= amplifier;
+                max *= amplifier;
+            }
+        }
+        double zeroFromMin = qmin - min / scale;
+        double zeroFromMax = qmax - max / scale;
+        double errorFromMin = Math.abs(qmin) - Math.abs(min / scale);
+        double errorFromMax = Math.abs(qmax) - Math.abs(max / scale);
+        double initial = errorFromMin < errorFromMax ? zeroFromMin : zeroFromMax;
+        int zeroPoint = initial < qmin ? qmin : (initial > qmax ? qmax : (int) Math.rint(initial));
+        return QParams.perTensor((float) scale, zeroPoint, QuantDType.QUINT8, qmin, qmax,
+                QScheme.PER_TENSOR_AFFINE);
+    }
+}

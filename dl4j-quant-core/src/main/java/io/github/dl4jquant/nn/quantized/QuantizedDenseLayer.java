@@ -1,0 +1,244 @@
+package io.github.dl4jquant.nn.quantized;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.kernel.Int8Gemm;
+import io.github.dl4jquant.kernel.Int8Gemms;
+import io.github.dl4jquant.kernel.PackedInt8Weight;
+import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.QuantMath;
+import org.bytedeco.javacpp.IntPointer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.AbstractLayer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The runtime layer of {@link QuantizedDense}. Per call: one Java pass quantizes the input into bytes (tracking
+ * min/max when dynamic), one int8 GEMM gives exact int32 accumulators, one Java pass applies the zero-point
+ * correction, the per-channel scale, the bias, ReLU/identity and the output fake-quantization, and writes the
+ * activations. Other activations run as one ND4J op in between.
+ *
+ * <pre>{@code
+ * INDArray y = graph.outputSingle(x);    // runs QuantizedDenseLayer.activate for the "d1" vertex
+ * }</pre>
+ *
+ * <p>Thread safety: the prepared state is immutable and scratch buffers are per thread, so concurrent calls (DL4J
+ * itself serialises {@code ComputationGraph.output}) never share mutable arrays. NaN inputs are rejected with an
+ * {@link IllegalArgumentException}; infinities saturate to the quantized range as in PyTorch (static mode) and are
+ * rejected in dynamic mode, where they would make the batch's scale infinite.
+ */
+public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
+    private static final IActivation RELU = new ActivationReLU();
+
+    private volatile Prepared prepared;
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+
+    public QuantizedDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(false);
+        QuantizedDense c = layerConf();
+        String name = describe();
+        INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), name);
+        int m = (int) x.size(0);
+        int n = (int) c.getNOut();
+        if (m == 0) {
+            return workspaceMgr.create(ArrayType.ACTIVATIONS, dataType, 0, n);
+        }
+        Prepared p = prepared();
+        Scratch s = scratch.get();
+        s.ensure(m, p.k, n);
+        float[] xs = DenseLayerSupport.readFloats(x, s.xs);
+        s.xs = xs;
+        QParams in = c.isDynamic() ? dynamicQParams(xs, m * p.k, c.isReduceRange(), name) : p.input;
+        quantizeInput(xs, m * p.k, in, s.xq, name);
+        p.kernel.gemmInt32(s.xq, in.dtype() == QuantDType.QUINT8, m, p.weight, s.accArray);
+        ((IntPointer) s.accArray.data().addressPointer()).get(s.acc, 0, m * n);
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {m, n},
+                'c');
+        epilogue(p, s, m, n, in, out, c.getActivationFn());
+        return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
+    }
+
+    private static QParams dynamicQParams(float[] xs, int len, boolean reduceRange, String name) {
+        float[] mm = DenseLayerSupport.minMax(xs, len, name + " input");
+        return QuantMath.dynamicQParams(mm[0], mm[1], reduceRange, name);
+    }
+
+    private static void quantizeInput(float[] xs, int len, QParams in, byte[] out, String name) {
+        float inv = QuantMath.inverseScale(in.scale());
+        int zp = in.zeroPoint();
+        int qmin = in.dtype().quantMin();
+        int qmax = in.dtype().quantMax();
+        for (int i = 0; i < len; i++) {
+            float v = xs[i];
+            if (v != v) {
+                throw QuantMath.nanError(name + " input", i);
+            }
+            out[i] = (byte) QuantMath.quantize(v, inv, zp, qmin, qmax);
+        }
+    }
+
+    /** y = act((acc - zp * colsum) * (s_in * s_w) + b), then the output q/dq; written into {@code out}. */
+    private static void epilogue(Prepared p, Scratch s, int m, int n, QParams in, INDArray out, IActivation act) {
+        double sIn = in.scale();
+        long zp = in.zeroPoint();
+        for (int j = 0; j < n; j++) {
+            s.colScale[j] = sIn * p.weightScales[j];
+            s.colOffset[j] = zp * p.colSums[j];
+        }
+        boolean relu = RELU.equals(act);
+        boolean fused = relu || act instanceof ActivationIdentity;
+        float[] y = s.y;
+        int[] acc = s.acc;
+        for (int i = 0; i < m; i++) {
+            int row = i * n;
+            for (int j = 0; j < n; j++) {
+                float v = (float) ((acc[row + j] - s.colOffset[j]) * s.colScale[j] + p.bias[j]);
+                y[row + j] = relu && v < 0f ? 0f : v;
+            }
+        }
+        if (!fused) {
+            DenseLayerSupport.writeFloats(out, y);
+            INDArray a = act.getActivation(out, false);
+            if (a != out) {
+                out.assign(a);
+            }
+            DenseLayerSupport.readFloats(out, y);
+        }
+        if (p.output != null) {
+            QParams o = p.output;
+            float scale = o.scale();
+            float inv = QuantMath.inverseScale(scale);
+            int ozp = o.zeroPoint();
+            int qmin = o.dtype().quantMin();
+            int qmax = o.dtype().quantMax();
+            for (int i = 0; i < m * n; i++) {
+                y[i] = QuantMath.dequantize(QuantMath.quantize(y[i], inv, ozp, qmin, qmax), ozp, scale);
+            }
+        }
+        DenseLayerSupport.writeFloats(out, y);
+    }
+
+    /** The immutable per-layer state; rebuilt when the process-wide kernel choice changes (tests, benchmarks). */
+    private Prepared prepared() {
+        Int8Gemm kernel = Int8Gemms.best();
+        Prepared p = prepared;
+        if (p == null || p.kernel != kernel) {
+            p = new Prepared(layerConf(), kernel);
+            prepared = p;
+        }
+        return p;
+    }
+
+    private String describe() {
+        return "QuantizedDense '" + layerConf().getLayerName() + "'";
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        throw DenseLayerSupport.inferenceOnly(describe());
+    }
+
+    @Override
+    public void computeGradientAndScore(LayerWorkspaceMgr workspaceMgr) {
+        throw DenseLayerSupport.inferenceOnly(describe());
+    }
+
+    @Override
+    public void fit() {
+        throw DenseLayerSupport.inferenceOnly(describe());
+    }
+
+    @Override
+    public void fit(INDArray data, LayerWorkspaceMgr workspaceMgr) {
+        throw DenseLayerSupport.inferenceOnly(describe());
+    }
+
+    @Override
+    public boolean isPretrainLayer() {
+        return false;
+    }
+
+    @Override
+    public void clearNoiseWeightParams() {
+        // no params, so no weight noise
+    }
+
+    private static final class Prepared {
+        final Int8Gemm kernel;
+        final PackedInt8Weight weight;
+        final int k;
+        final long[] colSums;
+        final float[] weightScales;
+        final float[] bias;
+        final QParams input;
+        final QParams output;
+
+        Prepared(QuantizedDense c, Int8Gemm kernel) {
+            c.validate();
+            this.kernel = kernel;
+            this.k = (int) c.getNIn();
+            int n = (int) c.getNOut();
+            byte[] w = c.getWeightInt8();
+            this.colSums = new long[n];
+            for (int r = 0; r < k; r++) {
+                for (int j = 0; j < n; j++) {
+                    colSums[j] += w[r * n + j];
+                }
+            }
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                INDArray wa = Nd4j.create(DataType.BYTE, new long[] {k, n}, 'c');
+                wa.data().setData(w);
+                this.weight = kernel.pack(wa);
+            }
+            this.weightScales = c.getWeightScales();
+            this.bias = c.hasBias() ? c.getBias() : new float[n];
+            this.input = c.isDynamic() ? null : c.getInputQParams();
+            this.output = c.getOutputQParams();
+        }
+    }
+
+    /** Per-thread buffers, regrown only when the batch size grows. */
+    private static final class Scratch {
+        float[] xs;
+        byte[] xq;
+        int[] acc;
+        float[] y;
+        double[] colScale;
+        long[] colOffset;
+        INDArray accArray;
+
+        void ensure(int m, int k, int n) {
+            if (xq == null || xq.length != m * k) {
+                xq = new byte[m * k];
+            }
+            if (acc == null || acc.length < m * n) {
+                acc = new int[m * n];
+                y = new float[m * n];
+            }
+            if (colScale == null || colScale.length != n) {
+                colScale = new double[n];
+                colOffset = new long[n];
+            }
+            if (accArray == null || accArray.size(0) != m || accArray.size(1) != n) {
+                try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                    accArray = Nd4j.create(DataType.INT, new long[] {m, n}, 'c');
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+package io.github.dl4jquant.nn.reference;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.nn.QParamsConfig;
+import java.util.Collection;
+import java.util.Map;
+import java.util.Objects;
+import org.deeplearning4j.nn.api.ParamInitializer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
+import org.deeplearning4j.nn.conf.memory.MemoryReport;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.shade.jackson.annotation.JsonIgnore;
+
+/**
+ * PyTorch's reference quantized Linear ({@code nnqr.Linear}, with the surrounding quantize/dequantize nodes) as a
+ * DL4J layer: float {@code W [nIn, nOut]} and {@code b} params like {@code DenseLayer}, and
+ * <pre>
+ *   forward(x) = qdq_out( act( qdq_in(x) · qdq_w(W) + b ) )
+ * </pre>
+ * with every q/dq done in float as ATen does it (round half to even, float32 inverse scale, clamp to the dtype).
+ * Inference only.
+ *
+ * <pre>{@code
+ * ReferenceQuantizedDense conf = new ReferenceQuantizedDense.Builder().nIn(784).nOut(256)
+ *     .activation(Activation.RELU)
+ *     .inputQParams(QParams.perTensor(0.02f, 0, QuantDType.QUINT8))
+ *     .weightQParams(QParams.perChannel(wScales, new int[256], 1, QuantDType.QINT8, -128, 127,
+ *             QScheme.PER_CHANNEL_SYMMETRIC))
+ *     .outputQParams(QParams.perTensor(0.05f, 0, QuantDType.QUINT8))   // null: the output stays float
+ *     .build();
+ * // after graph init: graph.getLayer("d1").setParam("W", floatW); graph.getLayer("d1").setParam("b", floatB);
+ * }</pre>
+ *
+ * <p>Differences from {@code DenseLayer}: the activation defaults to IDENTITY (PyTorch's Linear) and the weight
+ * init to ZERO (the converter always sets the weights). With {@code dynamic(true)} the input parameters come from
+ * each batch's min/max ({@code quantize_per_tensor_dynamic}: quint8 [0, 255], or [0, 127] with {@code reduceRange}).
+ */
+public class ReferenceQuantizedDense extends FeedForwardLayer {
+    private boolean hasBias = true;
+    private boolean dynamic;
+    private boolean reduceRange;
+    private QParamsConfig inputQParamsConfig;
+    private QParamsConfig weightQParamsConfig;
+    private QParamsConfig outputQParamsConfig;
+
+    /** For Jackson. */
+    public ReferenceQuantizedDense() {
+    }
+
+    private ReferenceQuantizedDense(Builder b) {
+        super(b);
+        this.hasBias = b.hasBias;
+        this.dynamic = b.dynamic;
+        this.reduceRange = b.reduceRange;
+        this.inputQParamsConfig = QParamsConfig.of(b.inputQParams);
+        this.weightQParamsConfig = QParamsConfig.of(b.weightQParams);
+        this.outputQParamsConfig = QParamsConfig.of(b.outputQParams);
+        initializeConstraints(b);
+        validate();
+    }
+
+    private void validate() {
+        String name = "ReferenceQuantizedDense '" + getLayerName() + "'";
+        if (weightQParamsConfig == null) {
+            throw new IllegalArgumentException(name + ": weightQParams are required");
+        }
+        QParams w = getWeightQParams();
+        if (w.isPerChannel() && w.axis() != 0 && w.axis() != 1) {
+            throw new IllegalArgumentException(name + ": weight axis must be 0 or 1 for W [nIn, nOut] (1 = output "
+                    + "channel); got " + w.axis());
+        }
+        if (!dynamic && inputQParamsConfig == null) {
+            throw new IllegalArgumentException(name + ": inputQParams are required unless dynamic(true)");
+        }
+        if (!dynamic && getInputQParams().isPerChannel()) {
+            throw new IllegalArgumentException(name + ": inputQParams must be per tensor; got " + getInputQParams());
+        }
+    }
+
+    @Override
+    public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf,
+                                                       Collection<TrainingListener> listeners, int layerIndex,
+                                                       INDArray layerParamsView, boolean initializeParams,
+                                                       DataType networkDataType) {
+        ReferenceQuantizedDenseLayer layer = new ReferenceQuantizedDenseLayer(conf, networkDataType);
+        layer.setListeners(listeners);
+        layer.setIndex(layerIndex);
+        layer.setParamsViewArray(layerParamsView);
+        Map<String, INDArray> params = initializer().init(conf, layerParamsView, initializeParams);
+        layer.setParamTable(params);
+        layer.setConf(conf);
+        return layer;
+    }
+
+    @Override
+    public ParamInitializer initializer() {
+        return ReferenceParamInitializer.INSTANCE;
+    }
+
+    @Override
+    public LayerMemoryReport getMemoryReport(InputType inputType) {
+        return new LayerMemoryReport.Builder(getLayerName(), ReferenceQuantizedDense.class, inputType,
+                getOutputType(-1, inputType))
+                .standardMemory(initializer().numParams(this), 0)
+                .workingMemory(0, nOut, 0, 0)
+                .cacheMemory(MemoryReport.CACHE_MODE_ALL_ZEROS, MemoryReport.CACHE_MODE_ALL_ZEROS)
+                .build();
+    }
+
+    /** Per-tensor input parameters (null when dynamic). */
+    @JsonIgnore
+    public QParams getInputQParams() {
+        return inputQParamsConfig == null ? null : inputQParamsConfig.toQParams("inputQParams of " + getLayerName());
+    }
+
+    /** Weight parameters: per channel (axis 1 = output channel of W [nIn, nOut]) or per tensor. */
+    @JsonIgnore
+    public QParams getWeightQParams() {
+        return weightQParamsConfig == null ? null
+                : weightQParamsConfig.toQParams("weightQParams of " + getLayerName());
+    }
+
+    /** Output parameters, or null when the output stays float. */
+    @JsonIgnore
+    public QParams getOutputQParams() {
+        return outputQParamsConfig == null ? null
+                : outputQParamsConfig.toQParams("outputQParams of " + getLayerName());
+    }
+
+    public boolean hasBias() {
+        return hasBias;
+    }
+
+    public boolean isHasBias() {
+        return hasBias;
+    }
+
+    public void setHasBias(boolean hasBias) {
+        this.hasBias = hasBias;
+    }
+
+    public boolean isDynamic() {
+        return dynamic;
+    }
+
+    public void setDynamic(boolean dynamic) {
+        this.dynamic = dynamic;
+    }
+
+    public boolean isReduceRange() {
+        return reduceRange;
+    }
+
+    public void setReduceRange(boolean reduceRange) {
+        this.reduceRange = reduceRange;
+    }
+
+    public QParamsConfig getInputQParamsConfig() {
+        return inputQParamsConfig;
+    }
+
+    public void setInputQParamsConfig(QParamsConfig c) {
+        this.inputQParamsConfig = c;
+    }
+
+    public QParamsConfig getWeightQParamsConfig() {
+        return weightQParamsConfig;
+    }
+
+    public void setWeightQParamsConfig(QParamsConfig c) {
+        this.weightQParamsConfig = c;
+    }
+
+    public QParamsConfig getOutputQParamsConfig() {
+        return outputQParamsConfig;
+    }
+
+    public void setOutputQParamsConfig(QParamsConfig c) {
+        this.outputQParamsConfig = c;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof ReferenceQuantizedDense) || !super.equals(o)) {
+            return false;
+        }
+        ReferenceQuantizedDense r = (ReferenceQuantizedDense) o;
+        return hasBias == r.hasBias && dynamic == r.dynamic && reduceRange == r.reduceRange
+                && Objects.equals(inputQParamsConfig, r.inputQParamsConfig)
+                && Objects.equals(weightQParamsConfig, r.weightQParamsConfig)
+                && Objects.equals(outputQParamsConfig, r.outputQParamsConfig);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), hasBias, dynamic, reduceRange, inputQParamsConfig, weightQParamsConfig,
+                outputQParamsConfig);
+    }
+
+    @Override
+    public String toString() {
+        return "ReferenceQuantizedDense(name=" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", activation="
+                + getActivationFn() + ", hasBias=" + hasBias + ", dynamic=" + dynamic + ", reduceRange=" + reduceRange
+                + ", input=" + inputQParamsConfig + ", weight=" + weightQParamsConfig + ", output="
+                + outputQParamsConfig + ")";
+    }
+
+    /** Fluent builder; see the class example. */
+    public static class Builder extends FeedForwardLayer.Builder<Builder> {
+        private boolean hasBias = true;
+        private boolean dynamic;
+        private boolean reduceRange;
+        private QParams inputQParams;
+        private QParams weightQParams;
+        private QParams outputQParams;
+
+        public Builder() {
+            activation(Activation.IDENTITY);
+            weightInit(WeightInit.ZERO);
+        }
+
+        public Builder hasBias(boolean hasBias) {
+            this.hasBias = hasBias;
+            return this;
+        }
+
+        /** Per-tensor parameters of the input; ignored when dynamic. */
+        public Builder inputQParams(QParams q) {
+            this.inputQParams = q;
+            return this;
+        }
+
+        public Builder weightQParams(QParams q) {
+            this.weightQParams = q;
+            return this;
+        }
+
+        /** Nullable: null keeps the output in float. */
+        public Builder outputQParams(QParams q) {
+            this.outputQParams = q;
+            return this;
+        }
+
+        /** True: input parameters from each batch's min/max (quint8). */
+        public Builder dynamic(boolean dynamic) {
+            this.dynamic = dynamic;
+            return this;
+        }
+
+        /** Dynamic mode only: 7-bit activations [0, 127] as PyTorch's fbgemm/x86 engines use. */
+        public Builder reduceRange(boolean reduceRange) {
+            this.reduceRange = reduceRange;
+            return this;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public ReferenceQuantizedDense build() {
+            if (dynamic && inputQParams != null && inputQParams.dtype() != QuantDType.QUINT8) {
+                throw new IllegalArgumentException("ReferenceQuantizedDense: dynamic quantization uses quint8 "
+                        + "activations; got inputQParams " + inputQParams);
+            }
+            return new ReferenceQuantizedDense(this);
+        }
+    }
+}

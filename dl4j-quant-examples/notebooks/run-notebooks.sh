@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Executes every notebooks/*.ipynb headless on the rapaio Java kernel (what CI can get; users run IJava/JJava), after
+# swapping each notebook's kernel-setup cell; fails on any cell error or missing expected output. See README.md.
+# Maven runs this in dl4j-quant-examples' integration-test phase; by hand, after `mvn -B -pl dl4j-quant-examples -am
+# package -DskipTests`: bash dl4j-quant-examples/notebooks/run-notebooks.sh [NOTEBOOK...]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+target=$(cd "$here/.." && pwd)/target
+KERNEL_JAR=${KERNEL_JAR:-$target/notebook-kernel/rapaio-jupyter-kernel.jar}
+DEPENDENCY_DIR=${DEPENDENCY_DIR:-$target/dependency}
+EXAMPLES_JAR=${EXAMPLES_JAR:-$(ls "$target"/dl4j-quant-examples-*.jar 2>/dev/null | head -n 1)}
+OUT_DIR=${OUT_DIR:-$target/notebooks}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
+CELL_TIMEOUT=${CELL_TIMEOUT:-600}
+RETRIES=${RETRIES:-3}
+# Debian's Jupyter runs on the system interpreter; a pyenv/venv python3 earlier on PATH would lack nbformat.
+PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 )}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+for f in "$KERNEL_JAR" "$EXAMPLES_JAR"; do
+  [ -f "$f" ] || { echo "run-notebooks: $f is missing; build with mvn -B -pl dl4j-quant-examples -am package" >&2; exit 1; }
+done
+[ -d "$DEPENDENCY_DIR" ] || { echo "run-notebooks: $DEPENDENCY_DIR is missing; build first" >&2; exit 1; }
+"$PYTHON" -c 'import nbformat, nbclient, nbconvert' 2>/dev/null || {
+  echo "run-notebooks: Jupyter is missing; apt-get install jupyter-nbconvert jupyter-client jupyter-core python3-nbclient" >&2
+  exit 1
+}
+
+# A private Jupyter home: the kernelspec below, runtime files and config never touch the user's ~/.local or ~/.jupyter.
+jhome=$(mktemp -d -t dl4jquant-jupyter.XXXXXX)
+trap 'rm -rf "$jhome"' EXIT
+export JUPYTER_PATH=$jhome/data JUPYTER_DATA_DIR=$jhome/data JUPYTER_RUNTIME_DIR=$jhome/runtime \
+       JUPYTER_CONFIG_DIR=$jhome/config JUPYTER_PLATFORM_DIRS=0
+kernel_name=dl4jquant-rapaio
+mkdir -p "$JUPYTER_PATH/kernels/$kernel_name" "$JUPYTER_RUNTIME_DIR" "$JUPYTER_CONFIG_DIR" "$OUT_DIR"
+cat > "$JUPYTER_PATH/kernels/$kernel_name/kernel.json" <<JSON
+{"argv": ["$JAVA", "-Xmx3g", "-Djava.awt.headless=true", "-jar", "$KERNEL_JAR", "{connection_file}"],
+ "display_name": "Java (rapaio, CI)", "language": "java", "interrupt_mode": "message",
+ "env": {"RJK_CLASSPATH": "", "RJK_COMPILER_OPTIONS": "", "RJK_INIT_SCRIPT": "", "RJK_TIMEOUT_MILLIS": "-1",
+         "RJK_MIMA_CACHE": "$jhome/mima_cache"}}
+JSON
+
+# Kernel start-up fails now and then (no kernel_info reply); those, and only those, are retried.
+startup_failure='Kernel didn.t respond|Kernel died before replying to kernel_info'
+
+run_one() {
+  local src=$1 name; name=$(basename "$src" .ipynb)
+  local prepared=$OUT_DIR/$name.rapaio.ipynb executed=$OUT_DIR/$name.out.ipynb
+  "$PYTHON" "$here/ci_notebook.py" prepare "$src" "$prepared" "$kernel_name" "$DEPENDENCY_DIR" "$EXAMPLES_JAR"
+  local attempt log start=$SECONDS
+  for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
+    log=$OUT_DIR/$name.attempt$attempt.log
+    if "$PYTHON" -m nbconvert --to notebook --execute \
+        --ExecutePreprocessor.kernel_name="$kernel_name" \
+        --ExecutePreprocessor.startup_timeout="$STARTUP_TIMEOUT" \
+        --ExecutePreprocessor.timeout="$CELL_TIMEOUT" \
+        --output-dir "$OUT_DIR" --output "$name.out.ipynb" "$prepared" > "$log" 2>&1; then
+      "$PYTHON" "$here/ci_notebook.py" check "$executed" || return 1
+      echo "run-notebooks: $name OK in $((SECONDS - start)) s (attempt $attempt), output $executed"
+      return 0
+    fi
+    if ! grep -Eq "$startup_failure" "$log"; then
+      echo "run-notebooks: $name FAILED (attempt $attempt); last lines of $log:" >&2
+      tail -n 40 "$log" >&2
+      return 1
+    fi
+    echo "run-notebooks: $name: kernel did not start (attempt $attempt of $((RETRIES + 1)))" >&2
+  done
+  echo "run-notebooks: $name: kernel never started in $((RETRIES + 1)) attempts; see $OUT_DIR/$name.attempt*.log" >&2
+  return 1
+}
+
+if [ $# -gt 0 ]; then notebooks=("$@"); else notebooks=("$here"/*.ipynb); fi
+failed=0
+for nb in "${notebooks[@]}"; do
+  run_one "$nb" || failed=$((failed + 1))
+done
+echo "run-notebooks: ${#notebooks[@]} notebook(s), $failed failed"
+[ "$failed" -eq 0 ]
