@@ -22,6 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -277,8 +278,7 @@ public final class AccuracyControl {
     private static INDArray sensitivityData(DataSetIterator data, int examples) {
         List<INDArray> batches = calibrationBatches(data, examples);
         INDArray all = batches.size() == 1 ? batches.get(0) : Nd4j.concat(0, batches.toArray(new INDArray[0]));
-        return all.size(0) > examples ? all.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, examples),
-                org.nd4j.linalg.indexing.NDArrayIndex.all()) : all;
+        return all.size(0) > examples ? all.get(NDArrayIndex.interval(0, examples)) : all;
     }
 
     /** Feature batches from the start of {@code data} until at least {@code examples} rows were collected. */

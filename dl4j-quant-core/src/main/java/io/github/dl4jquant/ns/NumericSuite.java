@@ -10,6 +10,7 @@ import io.github.dl4jquant.graph.PrepareCustomConfig;
 import io.github.dl4jquant.graph.PreparedModel;
 import io.github.dl4jquant.graph.QuantizationReport;
 import io.github.dl4jquant.graph.ReportEntry;
+import io.github.dl4jquant.nn.quantized.QuantizedDense;
 import io.github.dl4jquant.nn.reference.QuantDequantLayer;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.qconfig.QConfig;
@@ -29,6 +30,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -205,15 +207,24 @@ public final class NumericSuite {
                 out = ((QuantDequantLayer) conf).qparams();
             } else if (conf instanceof ReferenceQuantizedDense) {
                 out = ((ReferenceQuantizedDense) conf).getOutputQParams();
+            } else if (conf instanceof QuantizedDense) {
+                out = ((QuantizedDense) conf).getOutputQParams();
             }
         }
         return out == null || out.isPerChannel() ? Double.NaN : out.scale();
     }
 
+    /**
+     * The fp32 weight against the quantized model's own int8 weight when it stores one, else against the fp32 weight
+     * quantize-dequantized with the weight qparams of the report or of the reference layer.
+     */
     private static TensorComparison weightComparison(ComputationGraph fp32, ComputationGraph quantized,
                                                      ReportEntry entry, String root) {
         Layer fp32Layer = fp32.getLayer(root);
         INDArray w = fp32Layer == null ? null : fp32Layer.paramTable().get("W");
+        if (w != null && layerConf(quantized, root) instanceof QuantizedDense) {
+            return TensorComparison.of(w, dequantizedWeight((QuantizedDense) layerConf(quantized, root)), Double.NaN);
+        }
         QParams wq = entry != null ? entry.weightQParams() : null;
         if (wq == null && layerConf(quantized, root) instanceof ReferenceQuantizedDense) {
             wq = ((ReferenceQuantizedDense) layerConf(quantized, root)).getWeightQParams();
@@ -222,6 +233,18 @@ public final class NumericSuite {
             return null;
         }
         return TensorComparison.of(w, QuantOps.fakeQuantize(w, wq), Double.NaN);
+    }
+
+    /** The int8 weight {@code [nIn, nOut]} ('c' order in the configuration) times its per-channel scale. */
+    private static INDArray dequantizedWeight(QuantizedDense q) {
+        byte[] w8 = q.getWeightInt8();
+        float[] scales = q.getWeightScales();
+        int n = scales.length;
+        float[] w = new float[w8.length];
+        for (int i = 0; i < w8.length; i++) {
+            w[i] = w8[i] * scales[i % n];
+        }
+        return Nd4j.createFromArray(w).reshape(w8.length / n, n);
     }
 
     private static Object layerConf(ComputationGraph g, String vertex) {
