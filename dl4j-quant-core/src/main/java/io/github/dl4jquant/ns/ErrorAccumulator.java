@@ -1,5 +1,6 @@
 package io.github.dl4jquant.ns;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -23,9 +24,9 @@ final class ErrorAccumulator {
 
     /** Adds one pair of same-shaped tensors: {@code reference} from the fp32 model, {@code actual} from the other. */
     ErrorAccumulator add(INDArray reference, INDArray actual) {
-        if (!java.util.Arrays.equals(reference.shape(), actual.shape())) {
+        if (!Arrays.equals(reference.shape(), actual.shape())) {
             throw new IllegalArgumentException("Cannot compare tensors of different shapes: reference "
-                    + java.util.Arrays.toString(reference.shape()) + " vs " + java.util.Arrays.toString(actual.shape()));
+                    + Arrays.toString(reference.shape()) + " vs " + Arrays.toString(actual.shape()));
         }
         float[] x = flat(reference);
         float[] y = flat(actual);

@@ -22,6 +22,10 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.dataset.api.iterator.TestDataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -124,6 +128,24 @@ class NumericSuiteTest {
             assertEquals(ref.row(row.vertex()).weightSqnr(), row.weightSqnr(), 1e-3, row.vertex());
             assertEquals(ref.row(row.vertex()).alone().sqnr(), row.alone().sqnr(), 0.5, row.vertex());
             assertEquals(ref.row(row.vertex()).outputScale(), row.outputScale(), 0, row.vertex());
+        }
+    }
+
+    @Test
+    void streamingOverBatchesGivesTheSameNumbersAsOneBatch() {
+        ComputationGraph g = NsTestModels.mlp();
+        PreparedModel p = prepared(g);
+        ComputationGraph ref = Quantizer.convertToReference(p);
+        NumericSuiteReport whole = NumericSuite.compare(p, ref, DATA);
+        DataSetIterator batches = new TestDataSetIterator(new DataSet(DATA, Nd4j.zeros(256, 5)), 50);
+        NumericSuiteReport streamed = NumericSuite.compare(g, ref, p.report(), batches);
+        assertEquals(256, streamed.examples());
+        for (VertexComparison row : whole.rows()) {
+            VertexComparison s = streamed.row(row.vertex());
+            assertEquals(row.alone().sqnr(), s.alone().sqnr(), 1e-4, row.vertex());
+            assertEquals(row.propagated().sqnr(), s.propagated().sqnr(), 1e-4, row.vertex());
+            assertEquals(row.propagated().maxAbsError(), s.propagated().maxAbsError(), 1e-5, row.vertex());
+            assertEquals(row.alone().count(), s.alone().count());
         }
     }
 
