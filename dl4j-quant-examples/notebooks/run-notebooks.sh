@@ -17,6 +17,7 @@ RETRIES=${RETRIES:-3}
 # Debian's Jupyter runs on the system interpreter; a pyenv/venv python3 earlier on PATH would lack nbformat.
 PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 )}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+JAVAC=${JAVA_HOME:+$JAVA_HOME/bin/}javac
 
 for f in "$KERNEL_JAR" "$EXAMPLES_JAR"; do
   [ -f "$f" ] || { echo "run-notebooks: $f is missing; build with mvn -B -pl dl4j-quant-examples -am package" >&2; exit 1; }
@@ -34,20 +35,23 @@ export JUPYTER_PATH=$jhome/data JUPYTER_DATA_DIR=$jhome/data JUPYTER_RUNTIME_DIR
        JUPYTER_CONFIG_DIR=$jhome/config JUPYTER_PLATFORM_DIRS=0
 kernel_name=dl4jquant-rapaio
 mkdir -p "$JUPYTER_PATH/kernels/$kernel_name" "$JUPYTER_RUNTIME_DIR" "$JUPYTER_CONFIG_DIR" "$OUT_DIR"
+# The kernel starts through ci/RapaioKernelLauncher, which avoids a start-up race in rapaio 3.0.1 (see that file).
+"$JAVAC" -nowarn -d "$jhome/launcher" -cp "$KERNEL_JAR" "$here/ci/RapaioKernelLauncher.java"
 cat > "$JUPYTER_PATH/kernels/$kernel_name/kernel.json" <<JSON
-{"argv": ["$JAVA", "-Xmx3g", "-Djava.awt.headless=true", "-jar", "$KERNEL_JAR", "{connection_file}"],
+{"argv": ["$JAVA", "-Xmx3g", "-Djava.awt.headless=true", "-cp", "$KERNEL_JAR:$jhome/launcher", "RapaioKernelLauncher",
+          "{connection_file}"],
  "display_name": "Java (rapaio, CI)", "language": "java", "interrupt_mode": "message",
  "env": {"RJK_CLASSPATH": "", "RJK_COMPILER_OPTIONS": "", "RJK_INIT_SCRIPT": "", "RJK_TIMEOUT_MILLIS": "-1",
          "RJK_MIMA_CACHE": "$jhome/mima_cache"}}
 JSON
 
-# Kernel start-up fails now and then (no kernel_info reply); those, and only those, are retried.
+# Kernel start-up still fails now and then (no kernel_info reply); those, and only those, are retried.
 startup_failure='Kernel didn.t respond|Kernel died before replying to kernel_info'
 
 run_one() {
   local src=$1 name; name=$(basename "$src" .ipynb)
   local prepared=$OUT_DIR/$name.rapaio.ipynb executed=$OUT_DIR/$name.out.ipynb
-  "$PYTHON" "$here/ci_notebook.py" prepare "$src" "$prepared" "$kernel_name" "$DEPENDENCY_DIR" "$EXAMPLES_JAR"
+  "$PYTHON" "$here/ci/ci_notebook.py" prepare "$src" "$prepared" "$kernel_name" "$DEPENDENCY_DIR" "$EXAMPLES_JAR"
   local attempt log start=$SECONDS
   for ((attempt = 1; attempt <= RETRIES + 1; attempt++)); do
     log=$OUT_DIR/$name.attempt$attempt.log
@@ -56,7 +60,7 @@ run_one() {
         --ExecutePreprocessor.startup_timeout="$STARTUP_TIMEOUT" \
         --ExecutePreprocessor.timeout="$CELL_TIMEOUT" \
         --output-dir "$OUT_DIR" --output "$name.out.ipynb" "$prepared" > "$log" 2>&1; then
-      "$PYTHON" "$here/ci_notebook.py" check "$executed" || return 1
+      "$PYTHON" "$here/ci/ci_notebook.py" check "$executed" || return 1
       echo "run-notebooks: $name OK in $((SECONDS - start)) s (attempt $attempt), output $executed"
       return 0
     fi

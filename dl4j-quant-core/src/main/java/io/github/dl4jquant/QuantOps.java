@@ -42,9 +42,8 @@ public final class QuantOps {
         checkScale(scale, "scale");
         checkZeroPoint(zeroPoint, dtype, "zeroPoint");
         float[] v = floats(x, "x");
-        int[] q = new int[v.length];
-        quantizeRange(v, q, 0, v.length, 1.0f / scale, zeroPoint, dtype);
-        return wrap(q, x.shape(), dtype);
+        return wrap(quantize(v, ChannelLayout.perTensor(v.length), new float[] {scale}, new int[] {zeroPoint}, dtype),
+                x.shape(), dtype);
     }
 
     /**
@@ -58,15 +57,7 @@ public final class QuantOps {
             checkScale(scales[c], "scales[" + c + "]");
             checkZeroPoint(zeroPoints[c], dtype, "zeroPoints[" + c + "]");
         }
-        float[] v = floats(x, "x");
-        int[] q = new int[v.length];
-        for (long outer = 0; outer < layout.outer; outer++) {
-            for (int c = 0; c < layout.channels; c++) {
-                int from = (int) ((outer * layout.channels + c) * layout.inner);
-                quantizeRange(v, q, from, from + (int) layout.inner, 1.0f / scales[c], zeroPoints[c], dtype);
-            }
-        }
-        return wrap(q, x.shape(), dtype);
+        return wrap(quantize(floats(x, "x"), layout, scales, zeroPoints, dtype), x.shape(), dtype);
     }
 
     /** Quantizes with {@code p}, per tensor or per channel along {@code p.axis()}. */
@@ -110,42 +101,69 @@ public final class QuantOps {
         return dequantize(quantize(x, p), p);
     }
 
-    private static void quantizeRange(float[] v, int[] q, int from, int to, float invScale, int zeroPoint,
-                                      QuantDType dtype) {
-        float lo = dtype.quantMin();
-        float hi = dtype.quantMax();
+    /**
+     * Quantizes into a byte[] (8-bit dtypes) or int[] (qint32) in one pass; the channel of element i is
+     * {@code (i / inner) % channels}.
+     */
+    private static Object quantize(float[] v, ChannelLayout layout, float[] scales, int[] zeroPoints,
+                                   QuantDType dtype) {
+        float[] inv = new float[scales.length];
+        for (int c = 0; c < scales.length; c++) {
+            inv[c] = 1.0f / scales[c];
+        }
+        boolean wide = dtype == QuantDType.QINT32;
+        byte[] q8 = wide ? null : new byte[v.length];
+        int[] q32 = wide ? new int[v.length] : null;
+        int inner = (int) layout.inner;
+        int channels = layout.channels;
+        int qmin = dtype.quantMin();
+        int qmax = dtype.quantMax();
         int nan = 0;
-        int firstNan = -1;
-        for (int i = from; i < to; i++) {
-            // int + float in float32, as ATen's `zero_point + Round(value * inv_scale)`
-            float r = zeroPoint + (float) Math.rint(v[i] * invScale);
-            if (r >= lo && r <= hi) {
-                q[i] = (int) r;
-            } else if (r < lo) {
-                q[i] = dtype.quantMin();
-            } else if (r > hi) {
-                q[i] = dtype.quantMax();
-            } else {
-                if (nan++ == 0) {
-                    firstNan = i;
+        int i = 0;
+        for (long outer = 0; outer < layout.outer; outer++) {
+            for (int c = 0; c < channels; c++) {
+                float s = inv[c];
+                float zp = zeroPoints[c];
+                int end = i + inner;
+                for (; i < end; i++) {
+                    // int + float in float32, as ATen's `zero_point + Round(value * inv_scale)`
+                    float r = zp + (float) Math.rint(v[i] * s);
+                    nan += r != r ? 1 : 0;
+                    int qi = r >= qmax ? qmax : (r <= qmin ? qmin : (int) r);
+                    if (wide) {
+                        q32[i] = qi;
+                    } else {
+                        q8[i] = (byte) qi;
+                    }
                 }
             }
         }
         if (nan > 0) {
+            rejectNaN(v);
+        }
+        return wide ? q32 : q8;
+    }
+
+    /** Throws if {@code v} holds NaN (infinities are fine: they saturate). */
+    private static void rejectNaN(float[] v) {
+        int nan = 0;
+        int first = -1;
+        for (int i = 0; i < v.length; i++) {
+            if (Float.isNaN(v[i]) && nan++ == 0) {
+                first = i;
+            }
+        }
+        if (nan > 0) {
             throw new IllegalArgumentException("quantize: input holds " + nan + " NaN value(s) (first at flat index "
-                    + firstNan + "); NaN has no quantized value: clean the data or check the layer producing it");
+                    + first + "); NaN has no quantized value: clean the data or check the layer producing it");
         }
     }
 
-    private static INDArray wrap(int[] q, long[] shape, QuantDType dtype) {
-        if (dtype == QuantDType.QINT32) {
-            return Nd4j.createFromArray(q).reshape('c', shape);
+    private static INDArray wrap(Object q, long[] shape, QuantDType dtype) {
+        if (q instanceof int[]) {
+            return Nd4j.createFromArray((int[]) q).reshape('c', shape);
         }
-        byte[] b = new byte[q.length];
-        for (int i = 0; i < q.length; i++) {
-            b[i] = (byte) q[i];
-        }
-        DataBuffer buf = Nd4j.createTypedBuffer(b, dtype.nd4jType());
+        DataBuffer buf = Nd4j.createTypedBuffer((byte[]) q, dtype.nd4jType());
         return Nd4j.create(buf, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dtype.nd4jType());
     }
 

@@ -1,7 +1,6 @@
 package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.QParams;
-import io.github.dl4jquant.backendconfig.ObservationType;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.reference.QuantDequantLayer;
 import java.util.ArrayList;
@@ -95,8 +94,8 @@ public final class Converter {
                         + " and no pattern handler is registered for " + m.patternDescription());
                 return;
             }
-            // A shared observer means the op keeps its input's grid (ReLU, merge of one grid): nothing to re-quantize.
-            if (out != null && m.config().getObservationType() != ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT) {
+            // A shared observer means the op keeps its input's grid (ReLU): nothing to re-quantize.
+            if (out != null && !PreparedModel.sharesInputObserver(m.config(), graph.inputsOf(root))) {
                 qdqAfter.put(m.outputVertex(), out);
                 markModule(root, "QuantDequantLayer after '" + graph.displayName(m.outputVertex()) + "'");
             }

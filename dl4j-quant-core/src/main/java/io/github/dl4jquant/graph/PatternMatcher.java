@@ -2,6 +2,7 @@ package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.backendconfig.BackendConfig;
 import io.github.dl4jquant.backendconfig.BackendPatternConfig;
+import io.github.dl4jquant.backendconfig.Pattern;
 import io.github.dl4jquant.backendconfig.PatternElement;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -14,7 +15,7 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 
 /**
  * Finds where a {@link BackendConfig}'s patterns occur in a graph, with PyTorch's rules: vertices are visited in
- * topological order, longer patterns win over shorter ones, and a chain matches only where each inner vertex has a
+ * topological order, longer patterns win over shorter ones (and activation-constrained over unconstrained), and a chain matches only where each inner vertex has a
  * single consumer (otherwise fusing it would change what the other consumers see).
  *
  * <pre>{@code
@@ -30,7 +31,7 @@ public final class PatternMatcher {
 
     public PatternMatcher(BackendConfig backendConfig) {
         List<BackendPatternConfig> configs = new ArrayList<>(backendConfig.getConfigs());
-        configs.sort(Comparator.comparingInt((BackendPatternConfig c) -> c.getPattern().size()).reversed());
+        configs.sort(Comparator.comparing(BackendPatternConfig::getPattern, Pattern.MOST_SPECIFIC_FIRST));
         this.longestFirst = configs;
     }
 

@@ -203,13 +203,18 @@ public final class PreparedModel {
         boolean observeOutput = isQuantized(dc.getOutputDtype()) && !dc.isDynamic()
                 && m.config().getObservationType() != ObservationType.INPUT_OUTPUT_NOT_OBSERVED;
         if (observeOutput) {
-            Observer shared = m.config().getObservationType() == ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT
-                    ? observers.get(inputs.get(0)) : null;
+            // A multi-input op (merge) gets its own observer over its output, the union of its inputs: sharing the
+            // first input's observer would clip the others.
+            Observer shared = sharesInputObserver(m.config(), inputs) ? observers.get(inputs.get(0)) : null;
             observers.put(output, shared != null ? shared : outputObserver(qconfig, dc.getOutputDtypeWithConstraints()));
         }
         QParams weightQParams = hasWeight ? observeWeight(graph, root, qconfig) : null;
         return new PlannedPattern(m, qconfig, source, dc, observeInput ? inputs.get(0) : null,
                 observeOutput ? output : null, weightQParams);
+    }
+
+    static boolean sharesInputObserver(BackendPatternConfig config, List<String> inputs) {
+        return config.getObservationType() == ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT && inputs.size() == 1;
     }
 
     /** Outputs with an exact-match constraint (sigmoid, tanh, softmax) get exactly those qparams. */

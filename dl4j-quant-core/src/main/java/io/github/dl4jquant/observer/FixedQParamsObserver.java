@@ -179,7 +179,13 @@ public final class FixedQParamsObserver implements Observer {
         return "FixedQParamsObserver" + factory().toMap();
     }
 
-    /** Settings of a {@link FixedQParamsObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link FixedQParamsObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * FixedQParamsObserver.builder(2f / 256, 128).build()   // tanh on quint8
+     * }</pre>
+     */
     public static final class Builder implements ObserverFactory {
         private final float scale;
         private final int zeroPoint;

@@ -51,7 +51,7 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
         if (b.upsampleRate < 1) {
             throw new IllegalArgumentException(name() + ": upsampleRate must be >= 1; got " + b.upsampleRate);
         }
-        if (b.toMap().get("is_dynamic") == Boolean.TRUE) {
+        if (isDynamic()) {
             throw new IllegalArgumentException(name() + " doesn't support dynamic quantization (PyTorch's rule)");
         }
         this.histogram = new RunningHistogram(b.bins, b.upsampleRate, b.truncateHistcRange);
@@ -237,7 +237,13 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
         return histogram.counts().clone();
     }
 
-    /** Settings of a {@link HistogramObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link HistogramObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * HistogramObserver.builder().bins(2048).upsampleRate(128).reduceRange(true).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private int bins = 2048;
         private int upsampleRate = 128;

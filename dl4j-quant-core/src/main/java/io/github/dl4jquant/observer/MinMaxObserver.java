@@ -76,7 +76,13 @@ public final class MinMaxObserver extends UniformQuantizationObserverBase {
         return new float[] {maxVal};
     }
 
-    /** Settings of a {@link MinMaxObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link MinMaxObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * MinMaxObserver.builder().dtype(QuantDType.QINT8).qscheme(QScheme.PER_TENSOR_SYMMETRIC).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         Builder() {
             super(QuantDType.QUINT8, QScheme.PER_TENSOR_AFFINE);

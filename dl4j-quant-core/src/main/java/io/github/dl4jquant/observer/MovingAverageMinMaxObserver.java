@@ -101,7 +101,13 @@ public final class MovingAverageMinMaxObserver extends UniformQuantizationObserv
         return new float[] {maxVal};
     }
 
-    /** Settings of a {@link MovingAverageMinMaxObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link MovingAverageMinMaxObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * MovingAverageMinMaxObserver.builder().averagingConstant(0.1).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private double averagingConstant = 0.01;
 

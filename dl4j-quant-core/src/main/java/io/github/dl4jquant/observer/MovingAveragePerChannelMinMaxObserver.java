@@ -122,7 +122,13 @@ public final class MovingAveragePerChannelMinMaxObserver extends UniformQuantiza
         return maxVal.clone();
     }
 
-    /** Settings of a {@link MovingAveragePerChannelMinMaxObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link MovingAveragePerChannelMinMaxObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * MovingAveragePerChannelMinMaxObserver.builder().chAxis(1).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private double averagingConstant = 0.01;
         private int chAxis;

@@ -21,6 +21,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * constant memory. Two observers built from the same settings can be {@link #merge merged}, e.g. after calibrating
  * shards of the data in parallel. Unlike PyTorch, an observer that saw no data refuses to invent parameters: {@link
  * #calculateQParams()} throws {@link IllegalStateException} (PyTorch warns and returns scale 1.0, zero point 0).
+ *
+ * <p>Observers are not thread-safe: give each thread its own (same factory) and merge them at the end.
  */
 public interface Observer {
 

@@ -119,7 +119,13 @@ public final class PerChannelMinMaxObserver extends UniformQuantizationObserverB
         return chAxis;
     }
 
-    /** Settings of a {@link PerChannelMinMaxObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link PerChannelMinMaxObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * PerChannelMinMaxObserver.builder().chAxis(1).dtype(QuantDType.QINT8).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private int chAxis;
 

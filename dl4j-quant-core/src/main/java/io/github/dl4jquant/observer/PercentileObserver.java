@@ -136,7 +136,13 @@ public class PercentileObserver extends UniformQuantizationObserverBase {
         return new float[] {histogram.max()};
     }
 
-    /** Settings of a {@link PercentileObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link PercentileObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * PercentileObserver.builder().percentile(99.99).bins(4096).build()
+     * }</pre>
+     */
     public static final class Builder extends UniformQuantizationObserverBase.Builder<Builder> {
         private double percentile = 99.99;
         private int bins = 2048;

@@ -136,7 +136,13 @@ public final class PlaceholderObserver implements Observer {
         return "PlaceholderObserver" + factory().toMap();
     }
 
-    /** Settings of a {@link PlaceholderObserver}; also its {@link ObserverFactory}. */
+    /**
+     * Settings of a {@link PlaceholderObserver}; also its {@link ObserverFactory}.
+     *
+     * <pre>{@code
+     * PlaceholderObserver.builder().dtype(QuantDType.FLOAT16).build()
+     * }</pre>
+     */
     public static final class Builder implements ObserverFactory {
         private QuantDType dtype = QuantDType.FLOAT32;
         private QScheme qscheme = QScheme.PER_TENSOR_AFFINE;

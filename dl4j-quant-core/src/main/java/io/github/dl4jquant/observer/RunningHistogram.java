@@ -40,10 +40,6 @@ final class RunningHistogram {
         return max;
     }
 
-    int bins() {
-        return bins;
-    }
-
     /** The counts themselves (not a copy): callers only read. */
     float[] counts() {
         return hist;

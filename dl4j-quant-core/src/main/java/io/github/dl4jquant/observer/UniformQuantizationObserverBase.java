@@ -3,6 +3,7 @@ package io.github.dl4jquant.observer;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -216,13 +217,18 @@ public abstract class UniformQuantizationObserverBase implements Observer {
 
     @Override
     public String toString() {
-        return name() + settings + (isCalibrated() ? " min_val=" + java.util.Arrays.toString(minVal())
-                + " max_val=" + java.util.Arrays.toString(maxVal()) : " (no data observed)");
+        return name() + settings + (isCalibrated() ? " min_val=" + Arrays.toString(minVal())
+                + " max_val=" + Arrays.toString(maxVal()) : " (no data observed)");
     }
 
     /**
      * Fluent settings shared by the uniform observers, with PyTorch's defaults. A builder is itself an {@link
      * ObserverFactory}: {@code create()} builds a fresh observer.
+     *
+     * <pre>{@code
+     * ObserverFactory f = MinMaxObserver.builder().quantMin(0).quantMax(127).eps(0x1p-12f);
+     * Observer a = f.create();
+     * }</pre>
      *
      * @param <B> the concrete builder type
      */

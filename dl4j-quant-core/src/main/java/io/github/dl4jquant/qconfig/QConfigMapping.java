@@ -56,6 +56,11 @@ public final class QConfigMapping {
     /**
      * The QConfig chosen for one vertex, and why.
      *
+     * <pre>{@code
+     * Resolution r = mapping.resolve("dense_1", DenseLayer.class, 0);
+     * if (r.qconfig() == null) log.info("dense_1 stays fp32 ({})", r.source());
+     * }</pre>
+     *
      * @param qconfig the QConfig, or {@code null} to keep the vertex in fp32
      * @param source  which entry decided, e.g. {@code "global"}, {@code "object_type DenseLayer"}, {@code
      *                "module_name 'd1'"}, {@code "module_name_regex 'd.*'"}, or {@code "none"} (nothing applies)
