@@ -6,6 +6,7 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -50,6 +51,17 @@ final class NsTestModels {
                 .build());
         g.init();
         return g;
+    }
+
+    /** A MultiLayerNetwork with named layers "hidden" and "classifier". */
+    static MultiLayerNetwork multiLayer() {
+        MultiLayerNetwork n = new MultiLayerNetwork(base().list()
+                .layer(new DenseLayer.Builder().name("hidden").nIn(12).nOut(16).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("classifier").nIn(16).nOut(5)
+                        .activation(Activation.SOFTMAX).build())
+                .build());
+        n.init();
+        return n;
     }
 
     static INDArray randn(long seed, int rows, int cols) {

@@ -188,6 +188,17 @@ class NumericSuiteTest {
     }
 
     @Test
+    void multiLayerNetworksAreReportedWithTheirLayerNames() {
+        PreparedModel p = Quantizer.prepare(NsTestModels.multiLayer(), QConfigs.getDefaultQConfigMapping("onednn"),
+                BackendConfigs.getOnednnBackendConfig()).calibrate(CALIB);
+        NumericSuiteReport r = NumericSuite.compare(p, Quantizer.convertToReference(p), DATA);
+        assertEquals(Set.of("hidden", "classifier"), r.rows().stream().map(VertexComparison::displayName)
+                .collect(Collectors.toSet()));
+        assertEquals("0", r.row("hidden").vertex());
+        assertTrue(r.toString().contains("classifier"), r.toString());
+    }
+
+    @Test
     void badInputIsRejected() {
         ComputationGraph g = NsTestModels.mlp();
         IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
