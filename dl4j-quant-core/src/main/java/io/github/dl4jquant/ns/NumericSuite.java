@@ -120,19 +120,39 @@ public final class NumericSuite {
         long examples = 0;
         while (batches.hasNext()) {
             INDArray[] inputs = batches.next();
-            Map<String, INDArray> fpActs = fp32.feedForward(inputs, false);
-            Map<String, INDArray> qActs = quantized.feedForward(inputs, false);
-            for (GraphAlignment.Group g : alignment.groups()) {
-                INDArray reference = fpActs.get(g.fp32Tensor());
-                INDArray endToEnd = qActs.get(g.quantizedTensor());
-                propagated.get(g.root()).add(reference, endToEnd);
-                INDArray single = feedsOnNetworkInputs(alignment, g) ? endToEnd
-                        : runAlone(quantized, alignment, g, fpActs, qActs);
-                alone.get(g.root()).add(reference, single);
-            }
+            accumulate(fp32, quantized, alignment, inputs, alone, propagated);
             examples += inputs[0].size(0);
         }
         requireData(examples > 0, "data");
+        List<VertexComparison> rows = rows(fp32, quantized, report, alignment, alone, propagated);
+        NumericSuiteReport result = new NumericSuiteReport(rows, examples, (System.nanoTime() - start) / 1e9);
+        log.info("Numeric suite compared {} layer(s) on {} examples in {} s; worst: '{}' at {} dB", rows.size(),
+                examples, String.format(java.util.Locale.ROOT, "%.2f", result.seconds()),
+                result.rows().get(0).displayName(),
+                String.format(java.util.Locale.ROOT, "%.2f", result.rows().get(0).alone().sqnr()));
+        return result;
+    }
+
+    /** Adds one batch to every group's error sums, end to end and alone. */
+    private static void accumulate(ComputationGraph fp32, ComputationGraph quantized, GraphAlignment alignment,
+                                   INDArray[] inputs, Map<String, ErrorAccumulator> alone,
+                                   Map<String, ErrorAccumulator> propagated) {
+        Map<String, INDArray> fpActs = fp32.feedForward(inputs, false);
+        Map<String, INDArray> qActs = quantized.feedForward(inputs, false);
+        for (GraphAlignment.Group g : alignment.groups()) {
+            INDArray reference = fpActs.get(g.fp32Tensor());
+            INDArray endToEnd = qActs.get(g.quantizedTensor());
+            propagated.get(g.root()).add(reference, endToEnd);
+            INDArray single = feedsOnNetworkInputs(alignment, g) ? endToEnd
+                    : runAlone(quantized, alignment, g, fpActs, qActs);
+            alone.get(g.root()).add(reference, single);
+        }
+    }
+
+    private static List<VertexComparison> rows(ComputationGraph fp32, ComputationGraph quantized,
+                                               QuantizationReport report, GraphAlignment alignment,
+                                               Map<String, ErrorAccumulator> alone,
+                                               Map<String, ErrorAccumulator> propagated) {
         List<VertexComparison> rows = new ArrayList<>();
         for (GraphAlignment.Group g : alignment.groups()) {
             ReportEntry entry = entryOf(report, g.root());
@@ -142,12 +162,7 @@ public final class NumericSuite {
                     weightComparison(fp32, quantized, entry, g.root()), alone.get(g.root()).result(scale),
                     propagated.get(g.root()).result(scale)));
         }
-        NumericSuiteReport result = new NumericSuiteReport(rows, examples, (System.nanoTime() - start) / 1e9);
-        log.info("Numeric suite compared {} layer(s) on {} examples in {} s; worst: '{}' at {} dB", rows.size(),
-                examples, String.format(java.util.Locale.ROOT, "%.2f", result.seconds()),
-                result.rows().get(0).displayName(),
-                String.format(java.util.Locale.ROOT, "%.2f", result.rows().get(0).alone().sqnr()));
-        return result;
+        return rows;
     }
 
     private static void requireData(boolean ok, String what) {
