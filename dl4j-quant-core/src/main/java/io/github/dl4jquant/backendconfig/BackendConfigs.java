@@ -8,6 +8,7 @@ import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_DEFAULT_OP_
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC;
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHTED_OP_QUINT8;
 
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -192,10 +193,10 @@ public final class BackendConfigs {
     }
 
     /**
-     * The single place where a pattern is tied to the layer that conversion replaces; the reference quantized
-     * layer for {@code root} is set here once it exists.
+     * The single place where a pattern is tied to the layer that conversion replaces and to its reference quantized
+     * module: DenseLayer and OutputLayer both become {@link ReferenceQuantizedDense} (inference needs no loss).
      */
     private static BackendPatternConfig rooted(BackendPatternConfig config, Class<? extends Layer> root) {
-        return config.setRootModule(root);
+        return config.setRootModule(root).setReferenceQuantizedModule(ReferenceQuantizedDense.class);
     }
 }

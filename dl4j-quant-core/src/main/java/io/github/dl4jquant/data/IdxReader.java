@@ -56,9 +56,13 @@ public final class IdxReader {
      */
     public static INDArray readImages(InputStream in, String source) throws IOException {
         Payload p = readPayload(in, source, IMAGES_MAGIC, 3);
+        long pixelsPerImage = (long) p.dims()[1] * p.dims()[2];
+        if (p.data().length == 0) {
+            return Nd4j.create(DataType.FLOAT, 0, pixelsPerImage); // ND4J refuses arithmetic on empty arrays
+        }
         // BYTE -> UBYTE reinterprets the sign bit (-1 becomes 255), so the division happens on 0..255 as DL4J does.
         INDArray images = Nd4j.createFromArray(p.data()).castTo(DataType.UBYTE).castTo(DataType.FLOAT).divi(255.0);
-        return images.reshape('c', p.dims()[0], (long) p.dims()[1] * p.dims()[2]);
+        return images.reshape('c', p.dims()[0], pixelsPerImage);
     }
 
     /** Reads a label file ({@code *-labels-idx1-ubyte[.gz]}) into one int per example, each in 0..255. */

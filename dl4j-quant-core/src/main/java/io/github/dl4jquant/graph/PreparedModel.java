@@ -221,9 +221,7 @@ public final class PreparedModel {
     private static Observer outputObserver(QConfig qconfig, DTypeWithConstraints c) {
         if (c != null && c.getScaleExactMatch() != null && c.getZeroPointExactMatch() != null) {
             QuantDType dtype = c.getDtype();
-            return FixedQParamsObserver.builder()
-                    .scale(c.getScaleExactMatch().floatValue())
-                    .zeroPoint(c.getZeroPointExactMatch())
+            return FixedQParamsObserver.builder(c.getScaleExactMatch().floatValue(), c.getZeroPointExactMatch())
                     .dtype(dtype)
                     .quantMin(c.getQuantMinLowerBound() != null ? c.getQuantMinLowerBound() : dtype.quantMin())
                     .quantMax(c.getQuantMaxUpperBound() != null ? c.getQuantMaxUpperBound() : dtype.quantMax())

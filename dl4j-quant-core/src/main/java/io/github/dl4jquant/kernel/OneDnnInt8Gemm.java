@@ -40,6 +40,7 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
     private static final ThreadLocal<OpContext> CONTEXT =
             ThreadLocal.withInitial(() -> Nd4j.getExecutioner().buildContext());
     private static final ThreadLocal<Map<Long, INDArray>> SCRATCH = ThreadLocal.withInitial(HashMap::new);
+    private static final ThreadLocal<byte[][]> SPLIT_BYTES = ThreadLocal.withInitial(() -> new byte[1][0]);
 
     @Override
     public String name() {
@@ -113,7 +114,11 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
             target.data().setData(x);
             return;
         }
-        byte[] out = new byte[2 * m * k];
+        byte[][] holder = SPLIT_BYTES.get();
+        if (holder[0].length != 2 * m * k) {
+            holder[0] = new byte[2 * m * k];
+        }
+        byte[] out = holder[0];
         int flip = unsigned ? 0 : 0x80;
         for (int i = 0; i < m; i++) {
             int src = i * k;

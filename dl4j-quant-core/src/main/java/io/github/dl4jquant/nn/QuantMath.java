@@ -32,8 +32,13 @@ public final class QuantMath {
      * ATen's {@code quantize_val}. Infinities saturate; callers reject NaN first.
      */
     public static int quantize(float x, float invScale, int zeroPoint, int qmin, int qmax) {
-        double q = zeroPoint + Math.rint(x * invScale);
-        return q <= qmin ? qmin : (q >= qmax ? qmax : (int) q);
+        // Clamping before rounding equals ATen's round-then-clamp (the bounds are integers) and keeps the
+        // arithmetic in float, which the JIT vectorises
+        float t = x * invScale;
+        float lo = qmin - zeroPoint;
+        float hi = qmax - zeroPoint;
+        t = t < lo ? lo : (t > hi ? hi : t);
+        return (int) Math.rint(t) + zeroPoint;
     }
 
     /** {@code (q - zp) * scale} in float32. */

@@ -110,6 +110,14 @@ class IdxReaderTest {
     }
 
     @Test
+    void emptyImageFileGivesZeroRows() throws IOException {
+        byte[] header = ByteBuffer.allocate(16).putInt(2051).putInt(0).putInt(28).putInt(28).array();
+        INDArray x = IdxReader.readImages(write("empty", header, true));
+        assertArrayEquals(new long[] {0, 784}, x.shape());
+        assertArrayEquals(new long[] {0, 10}, IdxReader.oneHot(new int[0], 10).shape());
+    }
+
+    @Test
     void oneHotRejectsLabelOutsideClasses() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> IdxReader.oneHot(new int[] {1, 10}, 10));

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
+import io.github.dl4jquant.observer.HistogramObserver;
+import io.github.dl4jquant.qconfig.QConfig;
+import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.io.IOException;
 import java.io.InputStream;
@@ -86,7 +89,10 @@ class GoldenMlpParityTest {
     }
 
     private static PreparedModel calibrated() {
-        PreparedModel p = Quantizer.prepare(fp32, QConfigs.getDefaultQConfigMapping("onednn"),
+        // PyTorch 1.13's HistogramObserver built its histogram over int(min)..int(max): reproduce that to compare.
+        QConfig pytorch113 = new QConfig(HistogramObserver.builder().truncateHistcRange(true),
+                QConfigs.getDefaultQConfig("onednn").weight());
+        PreparedModel p = Quantizer.prepare(fp32, new QConfigMapping().setGlobal(pytorch113),
                 BackendConfigs.getOnednnBackendConfig());
         return p.calibrate(matrix(golden.get("calibration_input")));
     }

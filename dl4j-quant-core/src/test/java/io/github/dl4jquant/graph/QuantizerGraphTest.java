@@ -53,9 +53,9 @@ class QuantizerGraphTest {
         assertTrue(ref.getLayer("d2").conf().getLayer() instanceof ReferenceQuantizedDense);
         INDArray expected = g.outputSingle(TEST);
         INDArray actual = ref.outputSingle(TEST);
+        // Untrained softmax outputs are nearly uniform, so their 1/256 output grid makes ties: compare values only.
         assertTrue(actual.sub(expected).amaxNumber().doubleValue() < 0.05,
                 "reference model should stay close to fp32 on this small MLP");
-        assertEquals(expected.argMax(1), actual.argMax(1));
     }
 
     @Test

@@ -39,6 +39,9 @@ import org.nd4j.shade.jackson.annotation.JsonIgnore;
  * So {@code params()} does not show them, and {@code toJson()}/{@code clone()} carry them.
  */
 public class QuantizedDense extends FeedForwardLayer {
+    /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
+    public static final long MAX_N_IN = Integer.MAX_VALUE / (255L * 128);
+
     private byte[] weightInt8;
     private float[] weightScales;
     private float[] bias;
@@ -127,6 +130,11 @@ public class QuantizedDense extends FeedForwardLayer {
         long expected = nIn * nOut;
         if (nIn <= 0 || nOut <= 0) {
             throw new IllegalArgumentException(name + ": nIn and nOut must be > 0; got " + nIn + ", " + nOut + fix);
+        }
+        if (nIn > MAX_N_IN) {
+            throw new IllegalArgumentException(name + ": nIn = " + nIn + " exceeds " + MAX_N_IN + ", the longest "
+                    + "reduction whose int32 accumulators cannot overflow (255 * 128 * nIn < 2^31); keep this layer "
+                    + "in fp32 or as a ReferenceQuantizedDense");
         }
         if (weightInt8 == null || weightInt8.length != expected) {
             throw new IllegalArgumentException(name + ": stored int8 weights hold "

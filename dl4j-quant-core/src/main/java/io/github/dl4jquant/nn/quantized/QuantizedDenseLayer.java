@@ -81,34 +81,44 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
     private static void quantizeInput(float[] xs, int len, QParams in, byte[] out, String name) {
         float inv = QuantMath.inverseScale(in.scale());
         int zp = in.zeroPoint();
-        int qmin = in.dtype().quantMin();
-        int qmax = in.dtype().quantMax();
+        float lo = in.dtype().quantMin() - zp;
+        float hi = in.dtype().quantMax() - zp;
         for (int i = 0; i < len; i++) {
             float v = xs[i];
             if (v != v) {
                 throw QuantMath.nanError(name + " input", i);
             }
-            out[i] = (byte) QuantMath.quantize(v, inv, zp, qmin, qmax);
+            float t = v * inv;
+            t = t < lo ? lo : (t > hi ? hi : t);
+            out[i] = (byte) ((int) Math.rint(t) + zp);
         }
     }
 
-    /** y = act((acc - zp * colsum) * (s_in * s_w) + b), then the output q/dq; written into {@code out}. */
+    /**
+     * y = act((acc - zp * colsum) * (s_in * s_w) + b), then the output q/dq, written into {@code out}. The
+     * corrected accumulator is exact in int32 (|sum| <= 255 * 128 * nIn < 2^31); the scaling rounds once in float.
+     */
     private static void epilogue(Prepared p, Scratch s, int m, int n, QParams in, INDArray out, IActivation act) {
-        double sIn = in.scale();
-        long zp = in.zeroPoint();
+        float sIn = in.scale();
+        int zp = in.zeroPoint();
+        float[] colScale = s.colScale;
+        int[] colOffset = s.colOffset;
         for (int j = 0; j < n; j++) {
-            s.colScale[j] = sIn * p.weightScales[j];
-            s.colOffset[j] = zp * p.colSums[j];
+            colScale[j] = sIn * p.weightScales[j];
+            colOffset[j] = (int) (zp * p.colSums[j]);
         }
         boolean relu = RELU.equals(act);
         boolean fused = relu || act instanceof ActivationIdentity;
+        boolean requant = p.output != null;
+        float floor = relu ? 0f : Float.NEGATIVE_INFINITY;
         float[] y = s.y;
         int[] acc = s.acc;
+        float[] bias = p.bias;
         for (int i = 0; i < m; i++) {
             int row = i * n;
             for (int j = 0; j < n; j++) {
-                float v = (float) ((acc[row + j] - s.colOffset[j]) * s.colScale[j] + p.bias[j]);
-                y[row + j] = relu && v < 0f ? 0f : v;
+                float v = (acc[row + j] - colOffset[j]) * colScale[j] + bias[j];
+                y[row + j] = Math.max(v, floor);
             }
         }
         if (!fused) {
@@ -119,18 +129,23 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
             }
             DenseLayerSupport.readFloats(out, y);
         }
-        if (p.output != null) {
-            QParams o = p.output;
-            float scale = o.scale();
-            float inv = QuantMath.inverseScale(scale);
-            int ozp = o.zeroPoint();
-            int qmin = o.dtype().quantMin();
-            int qmax = o.dtype().quantMax();
-            for (int i = 0; i < m * n; i++) {
-                y[i] = QuantMath.dequantize(QuantMath.quantize(y[i], inv, ozp, qmin, qmax), ozp, scale);
-            }
+        if (requant) {
+            requantize(y, m * n, p.output);
         }
         DenseLayerSupport.writeFloats(out, y);
+    }
+
+    private static void requantize(float[] y, int len, QParams o) {
+        float scale = o.scale();
+        float inv = QuantMath.inverseScale(scale);
+        int zp = o.zeroPoint();
+        float lo = o.dtype().quantMin() - zp;
+        float hi = o.dtype().quantMax() - zp;
+        for (int i = 0; i < len; i++) {
+            float t = y[i] * inv;
+            t = t < lo ? lo : (t > hi ? hi : t);
+            y[i] = (float) Math.rint(t) * scale;
+        }
     }
 
     /** The immutable per-layer state; rebuilt when the process-wide kernel choice changes (tests, benchmarks). */
@@ -218,8 +233,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         byte[] xq;
         int[] acc;
         float[] y;
-        double[] colScale;
-        long[] colOffset;
+        float[] colScale;
+        int[] colOffset;
         INDArray accArray;
 
         void ensure(int m, int k, int n) {
@@ -231,8 +246,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
                 y = new float[m * n];
             }
             if (colScale == null || colScale.length != n) {
-                colScale = new double[n];
-                colOffset = new long[n];
+                colScale = new float[n];
+                colOffset = new int[n];
             }
             if (accArray == null || accArray.size(0) != m || accArray.size(1) != n) {
                 try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
