@@ -3,10 +3,11 @@ package io.github.dl4jquant.ns;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Running sums behind a {@link TensorComparison}, so that a comparison can stream over batches. Sums are kept in double
- * over the float values in 'c' order, which makes the result independent of array layout and deterministic.
+ * over the float values, read in the reference's memory order, which makes the result deterministic.
  *
  * <pre>{@code
  * ErrorAccumulator acc = new ErrorAccumulator();
@@ -28,8 +29,10 @@ final class ErrorAccumulator {
             throw new IllegalArgumentException("Cannot compare tensors of different shapes: reference "
                     + Arrays.toString(reference.shape()) + " vs " + Arrays.toString(actual.shape()));
         }
-        float[] x = flat(reference);
-        float[] y = flat(actual);
+        // read both in an order one of them is already stored in, so that at most one needs a reordering copy
+        char order = isDirect(reference) || !isDirect(actual) ? reference.ordering() : actual.ordering();
+        float[] x = flat(reference, order);
+        float[] y = flat(actual, order);
         for (int i = 0; i < x.length; i++) {
             double a = x[i];
             double b = y[i];
@@ -44,8 +47,16 @@ final class ErrorAccumulator {
         return this;
     }
 
-    private static float[] flat(INDArray a) {
-        return a.castTo(DataType.FLOAT).dup('c').data().asFloat();
+    /** The values in {@code order}; reads the buffer directly when it already is laid out that way. */
+    private static float[] flat(INDArray a, char order) {
+        INDArray f = a.dataType() == DataType.FLOAT ? a : a.castTo(DataType.FLOAT);
+        return (isDirect(f) && f.ordering() == order ? f : f.dup(order)).data().asFloat();
+    }
+
+    /** A float array that owns exactly its buffer, laid out in its own order. */
+    private static boolean isDirect(INDArray a) {
+        return a.dataType() == DataType.FLOAT && a.offset() == 0 && a.data().length() == a.length()
+                && Shape.hasDefaultStridesForShape(a);
     }
 
     /**

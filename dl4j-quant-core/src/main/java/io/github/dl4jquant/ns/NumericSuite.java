@@ -114,8 +114,10 @@ public final class NumericSuite {
         Map<String, ErrorAccumulator> alone = new LinkedHashMap<>();
         Map<String, ErrorAccumulator> propagated = new LinkedHashMap<>();
         for (GraphAlignment.Group g : alignment.groups()) {
-            alone.put(g.root(), new ErrorAccumulator());
-            propagated.put(g.root(), new ErrorAccumulator());
+            ErrorAccumulator endToEnd = new ErrorAccumulator();
+            propagated.put(g.root(), endToEnd);
+            // a group fed by network inputs sees the same inputs alone and end to end: one set of sums serves both
+            alone.put(g.root(), feedsOnNetworkInputs(alignment, g) ? endToEnd : new ErrorAccumulator());
         }
         long examples = 0;
         while (batches.hasNext()) {
@@ -143,9 +145,9 @@ public final class NumericSuite {
             INDArray reference = fpActs.get(g.fp32Tensor());
             INDArray endToEnd = qActs.get(g.quantizedTensor());
             propagated.get(g.root()).add(reference, endToEnd);
-            INDArray single = feedsOnNetworkInputs(alignment, g) ? endToEnd
-                    : runAlone(quantized, alignment, g, fpActs, qActs);
-            alone.get(g.root()).add(reference, single);
+            if (alone.get(g.root()) != propagated.get(g.root())) {
+                alone.get(g.root()).add(reference, runAlone(quantized, alignment, g, fpActs, qActs));
+            }
         }
     }
 
@@ -250,16 +252,22 @@ public final class NumericSuite {
         return TensorComparison.of(w, QuantOps.fakeQuantize(w, wq), Double.NaN);
     }
 
-    /** The int8 weight {@code [nIn, nOut]} ('c' order in the configuration) times its per-channel scale. */
+    /**
+     * The int8 weight {@code [nIn, nOut]} ('c' order in the configuration) times its per-channel scale, written in
+     * 'f' order, the order of DL4J's float W, so that the comparison reads both without reordering.
+     */
     private static INDArray dequantizedWeight(QuantizedDense q) {
         byte[] w8 = q.getWeightInt8();
         float[] scales = q.getWeightScales();
         int n = scales.length;
+        int k = w8.length / n;
         float[] w = new float[w8.length];
-        for (int i = 0; i < w8.length; i++) {
-            w[i] = w8[i] * scales[i % n];
+        for (int c = 0; c < n; c++) {
+            for (int r = 0; r < k; r++) {
+                w[c * k + r] = w8[r * n + c] * scales[c];
+            }
         }
-        return Nd4j.createFromArray(w).reshape(w8.length / n, n);
+        return Nd4j.create(w, new long[] {k, n}, 'f');
     }
 
     private static Object layerConf(ComputationGraph g, String vertex) {

@@ -106,9 +106,13 @@ class FashionMnistAccuracyControlTest {
                 BackendConfigs.getX86BackendConfig()).calibrate(calibrationData());
         ComputationGraph int8 = Quantizer.convert(prepared);
         INDArray sample = test.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1000));
-        long[] fp32Nanos = new long[7];
-        long[] reportNanos = new long[7];
         NumericSuiteReport first = NumericSuite.compare(prepared, int8, sample);
+        for (int i = 0; i < 3; i++) {
+            hard.output(sample);
+            NumericSuite.compare(prepared, int8, sample);
+        }
+        long[] fp32Nanos = new long[15];
+        long[] reportNanos = new long[fp32Nanos.length];
         for (int i = 0; i < fp32Nanos.length; i++) {
             long t0 = System.nanoTime();
             hard.output(sample);
@@ -121,10 +125,12 @@ class FashionMnistAccuracyControlTest {
         }
         Arrays.sort(fp32Nanos);
         Arrays.sort(reportNanos);
-        double ratio = (double) reportNanos[3] / fp32Nanos[3];
-        log.info("Per-layer report over 1000 examples: median {} ms vs fp32 evaluation {} ms: {}x", reportNanos[3] / 1e6,
-                fp32Nanos[3] / 1e6, String.format(java.util.Locale.ROOT, "%.2f", ratio));
+        int mid = fp32Nanos.length / 2;
+        double ratio = (double) reportNanos[mid] / fp32Nanos[mid];
+        log.info("Per-layer report over 1000 examples: median {} ms vs fp32 evaluation {} ms: {}x (fastest runs {} ms "
+                + "vs {} ms)", reportNanos[mid] / 1e6, fp32Nanos[mid] / 1e6, String.format(java.util.Locale.ROOT, "%.2f",
+                ratio), reportNanos[0] / 1e6, fp32Nanos[0] / 1e6);
         // issue 7 asks for at most 5x; the bound here is loose so that a busy shared machine does not fail the test
-        assertTrue(ratio < 12, "per-layer report costs " + ratio + "x one fp32 evaluation");
+        assertTrue(ratio < 10, "per-layer report costs " + ratio + "x one fp32 evaluation");
     }
 }

@@ -69,7 +69,15 @@ class TensorComparisonTest {
     void memoryLayoutDoesNotChangeTheResult() {
         INDArray x = Nd4j.rand(DataType.FLOAT, 5, 7);
         INDArray y = x.add(Nd4j.rand(DataType.FLOAT, 5, 7).muli(0.01));
-        assertEquals(TensorComparison.of(x, y, 0.1), TensorComparison.of(x.dup('f'), y.dup('c'), 0.1));
+        TensorComparison c = TensorComparison.of(x, y, 0.1);
+        TensorComparison mixed = TensorComparison.of(x.dup('f'), y.dup('c'), 0.1);
+        TensorComparison view = TensorComparison.of(x.transpose().transpose(), y.dup('f'), 0.1);
+        for (TensorComparison other : new TensorComparison[] {mixed, view}) {
+            assertEquals(c.sqnr(), other.sqnr(), 1e-9);
+            assertEquals(c.cosineSimilarity(), other.cosineSimilarity(), 1e-12);
+            assertEquals(c.maxAbsError(), other.maxAbsError(), 0);
+            assertEquals(c.rmse(), other.rmse(), 1e-12);
+        }
     }
 
     @Test
