@@ -102,6 +102,26 @@ public final class QuantOps {
     }
 
     /**
+     * One value, as ATen's {@code quantize_val}: {@code clamp(zp + rint(x * inverseScale), qmin, qmax)} with the
+     * product in float32 and round half to even ({@code inverseScale = 1.0f / scale}). Infinities saturate; callers
+     * reject NaN first. For the tight loops of the quantized layers.
+     */
+    public static int quantizeValue(float x, float inverseScale, int zeroPoint, int qmin, int qmax) {
+        // Clamping before rounding equals ATen's round-then-clamp (the bounds are integers) and keeps the
+        // arithmetic in float, which the JIT vectorises
+        float t = x * inverseScale;
+        float lo = qmin - zeroPoint;
+        float hi = qmax - zeroPoint;
+        t = t < lo ? lo : (t > hi ? hi : t);
+        return (int) Math.rint(t) + zeroPoint;
+    }
+
+    /** One value: {@code (q - zp) * scale} in float32. */
+    public static float dequantizeValue(int q, int zeroPoint, float scale) {
+        return (q - zeroPoint) * scale;
+    }
+
+    /**
      * Quantizes into a byte[] (8-bit dtypes) or int[] (qint32) in one pass; the channel of element i is
      * {@code (i / inner) % channels}.
      */
@@ -123,13 +143,12 @@ public final class QuantOps {
         for (long outer = 0; outer < layout.outer; outer++) {
             for (int c = 0; c < channels; c++) {
                 float s = inv[c];
-                float zp = zeroPoints[c];
+                int zp = zeroPoints[c];
                 int end = i + inner;
                 for (; i < end; i++) {
-                    // int + float in float32, as ATen's `zero_point + Round(value * inv_scale)`
-                    float r = zp + (float) Math.rint(v[i] * s);
-                    nan += r != r ? 1 : 0;
-                    int qi = r >= qmax ? qmax : (r <= qmin ? qmin : (int) r);
+                    float x = v[i];
+                    nan += x != x ? 1 : 0;
+                    int qi = quantizeValue(x, s, zp, qmin, qmax);
                     if (wide) {
                         q32[i] = qi;
                     } else {

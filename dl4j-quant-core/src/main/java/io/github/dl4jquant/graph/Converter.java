@@ -74,7 +74,7 @@ public final class Converter {
         ComputationGraph model = rewrite();
         QuantizationReport report = before.withEntries(new ArrayList<>(entries.values()));
         if (lowered) {
-            report = report.withKernel(Int8Gemms.best().name());
+            report = report.withKernel(Int8Gemms.describe());
         }
         prepared.recordConversion(report);
         log.info("Converted {} pattern(s) to {}", replacements.size(), lowered ? "int8 kernels" : "reference modules");

@@ -54,6 +54,18 @@ public final class Int8Gemms {
         return best().name();
     }
 
+    /**
+     * {@link #best()}'s name with what it means on this CPU, for reports: e.g. that without VNNI the oneDNN kernel
+     * saturates u8*s8 pair sums, so 8-bit activations take two exact GEMMs and 7-bit ones (reduce_range) one.
+     */
+    public static String describe() {
+        Int8Gemm k = best();
+        if (k instanceof OneDnnInt8Gemm && OneDnnInt8Gemm.saturatesPairs()) {
+            return k.name() + " (no VNNI: 8-bit activations run as two exact GEMMs, 7-bit (reduce_range) as one)";
+        }
+        return k.name();
+    }
+
     /** Makes {@link #best()} return {@code kernel} until {@link #clearOverride()} (tests, benchmarks). */
     public static void override(Int8Gemm kernel) {
         if (kernel == null) {
@@ -108,6 +120,7 @@ public final class Int8Gemms {
                     + KERNEL_PROPERTY + "=auto");
         }
         LOG.info("int8 GEMM kernel: {} (requested by -D{}=onednn)", OneDnnInt8Gemm.NAME, KERNEL_PROPERTY);
+        logSaturation();
         return new OneDnnInt8Gemm();
     }
 
@@ -116,11 +129,20 @@ public final class Int8Gemms {
         String failure = hasOneDnn ? probe(new OneDnnInt8Gemm()) : "the loaded nd4j-native build lacks HAVE_ONEDNN";
         if (failure == null) {
             LOG.info("int8 GEMM kernel: {} (ND4J matmul u8/s8 x s8 -> s32 on oneDNN)", OneDnnInt8Gemm.NAME);
+            logSaturation();
             return new OneDnnInt8Gemm();
         }
         LOG.warn("int8 GEMM kernel: {} because {}. Quantized layers stay exact but run several times slower; for "
                 + "int8 speed use nd4j-native with a '-onednn' classifier", ExactFloatInt8Gemm.NAME, failure);
         return new ExactFloatInt8Gemm();
+    }
+
+    private static void logSaturation() {
+        if (OneDnnInt8Gemm.saturatesPairs()) {
+            LOG.info("This oneDNN build sums u8*s8 pairs in saturating int16 (no VNNI kernel): batches whose "
+                    + "activations exceed 128 run as a split product of twice the length to stay exact. 7-bit "
+                    + "activations (reduce_range=True, PyTorch's x86/fbgemm default) avoid the split");
+        }
     }
 
     /** Runs a small product with a known exact answer through both output types; null when all is right. */

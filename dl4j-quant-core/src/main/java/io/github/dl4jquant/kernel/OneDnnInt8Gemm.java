@@ -1,7 +1,9 @@
 package io.github.dl4jquant.kernel;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -22,7 +24,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>The oneDNN 2.3 kernel bundled with ND4J M2.1 sums pairs of u8·s8 products in int16 ({@code vpmaddubsw}), which
  * saturates once an activation exceeds 128 (measured: wrong on every element of random full-range data; s8·s8 is
  * shifted to u8 internally and fails the same way). This is why PyTorch's x86 qconfig uses 7-bit activations.
- * So: activations that all fit in [0, 128] run as one product; otherwise each value is split into
+ * A build whose kernel does not saturate (VNNI accumulates in int32) is detected once with a raw worst-case
+ * product, and then never splits. Otherwise: activations that all fit in [0, 128] run as one product; otherwise each
+ * value is split into
  * {@code lo = min(x, 127)} and {@code hi = x - lo} (both safe) and multiplied against the weight stacked twice, one
  * product of length 2K. Signed activations are shifted to unsigned ({@code x + 128}) and corrected with
  * {@code 128 * colsum(w)}.
@@ -41,6 +45,11 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
             ThreadLocal.withInitial(() -> Nd4j.getExecutioner().buildContext());
     private static final ThreadLocal<Map<Long, INDArray>> SCRATCH = ThreadLocal.withInitial(HashMap::new);
     private static final ThreadLocal<byte[][]> SPLIT_BYTES = ThreadLocal.withInitial(() -> new byte[1][0]);
+
+    /** True when the bundled oneDNN sums u8·s8 pairs in saturating int16 (measured once per JVM). */
+    public static boolean saturatesPairs() {
+        return Saturation.SATURATES;
+    }
 
     @Override
     public String name() {
@@ -83,7 +92,8 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
         GemmChecks.checkBytes(x, m, k);
         GemmChecks.checkOutput(z, m, p.columns(), zType);
         boolean split = needsSplit(x, unsigned);
-        INDArray xs = scratch(m, split ? 2 * k : k);
+        // unsplit signed input stays s8 (s8·s8); split input is always shifted to u8
+        INDArray xs = scratch(m, split ? 2 * k : k, split || unsigned ? DataType.UBYTE : DataType.BYTE);
         fill(xs, x, unsigned, m, k, split);
         OpContext ctx = CONTEXT.get();
         ctx.setInputArrays(xs, split ? p.twice : p.once);
@@ -91,7 +101,7 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
         ctx.setTArguments(alpha, beta);
         ctx.setIArguments(0, 0, 0);
         Nd4j.getExecutioner().exec(MATMUL, ctx);
-        if (!unsigned) {
+        if (!unsigned && split) {
             INDArray correction = zType == DataType.INT ? p.shiftCorrection
                     : p.shiftCorrection.castTo(DataType.FLOAT).muli(alpha);
             z.subiRowVector(correction);
@@ -99,6 +109,9 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
     }
 
     private static boolean needsSplit(byte[] x, boolean unsigned) {
+        if (!Saturation.SATURATES) {
+            return false;
+        }
         if (!unsigned) {
             return true;   // shifted to u8 [0, 255]
         }
@@ -119,7 +132,7 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
             holder[0] = new byte[2 * m * k];
         }
         byte[] out = holder[0];
-        int flip = unsigned ? 0 : 0x80;
+        int flip = unsigned ? 0 : 0x80;   // x + 128 for qint8, corrected by 128 * colsum(w) after the product
         for (int i = 0; i < m; i++) {
             int src = i * k;
             int lo = 2 * i * k;
@@ -134,20 +147,40 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
         target.data().setData(out);
     }
 
-    private static INDArray scratch(int rows, int cols) {
+    private static INDArray scratch(int rows, int cols, DataType type) {
         Map<Long, INDArray> buffers = SCRATCH.get();
-        long key = ((long) rows << 32) | cols;
+        long key = ((long) rows << 32 | cols) * 2 + (type == DataType.UBYTE ? 0 : 1);
         INDArray b = buffers.get(key);
         if (b == null) {
             if (buffers.size() >= MAX_SCRATCH_SHAPES) {
                 buffers.clear();
             }
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                b = Nd4j.create(DataType.UBYTE, new long[] {rows, cols}, 'c');
+                b = Nd4j.create(type, new long[] {rows, cols}, 'c');
             }
             buffers.put(key, b);
         }
         return b;
+    }
+
+    /** Runs the raw op once on 255 * -128 pairs: a saturating kernel returns 2 * -32768 per pair instead. */
+    private static final class Saturation {
+        static final boolean SATURATES = measure();
+
+        private static boolean measure() {
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                INDArray x = Nd4j.create(DataType.UBYTE, new long[] {1, 64}, 'c');
+                byte[] ones = new byte[64];
+                Arrays.fill(ones, (byte) 255);
+                x.data().setData(ones);
+                INDArray w = Nd4j.valueArrayOf(new long[] {64, 1}, (byte) -128, DataType.BYTE).dup('c');
+                INDArray z = Nd4j.create(DataType.INT, new long[] {1, 1}, 'c');
+                Nd4j.exec(new Mmul(x, w, z, 1.0, 0.0, MMulTranspose.allFalse()));
+                return z.getInt(0) != 64 * 255 * -128;
+            } catch (RuntimeException e) {
+                return true;   // the op cannot run at all: Int8Gemms' probe rejects this kernel anyway
+            }
+        }
     }
 
     private static final class Packed implements PackedInt8Weight {

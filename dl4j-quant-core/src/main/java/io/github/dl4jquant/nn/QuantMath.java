@@ -1,6 +1,7 @@
 package io.github.dl4jquant.nn;
 
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
 
@@ -9,9 +10,8 @@ import io.github.dl4jquant.QuantDType;
  * both layers produce the same integers. Works on primitive arrays for tight loops.
  *
  * <pre>{@code
- * float inv = QuantMath.inverseScale(0.1f);                  // float32 1/scale, as ATen
- * int q = QuantMath.quantize(0.25f, inv, 3, 0, 255);          // 3 + rint(2.5) = 5 (half to even)
- * float back = QuantMath.dequantize(q, 3, 0.1f);              // (5 - 3) * 0.1f
+ * float[] w = {0.25f, -1f};
+ * QuantMath.fakeQuantize(w, 1, 2, QParams.perTensor(0.1f, 3, QuantDType.QUINT8), "w");   // in place
  * QParams dyn = QuantMath.dynamicQParams(-1f, 3f, false);    // quantize_per_tensor_dynamic's choice
  * }</pre>
  */
@@ -20,30 +20,6 @@ public final class QuantMath {
     static final float SMALL_SCALE_THRESHOLD = 6.1e-5f;
 
     private QuantMath() {
-    }
-
-    /** ATen's float32 inverse scale. */
-    public static float inverseScale(float scale) {
-        return 1.0f / scale;
-    }
-
-    /**
-     * {@code clamp(zp + rint(x * invScale), qmin, qmax)} with the product in float32 and round half to even, as
-     * ATen's {@code quantize_val}. Infinities saturate; callers reject NaN first.
-     */
-    public static int quantize(float x, float invScale, int zeroPoint, int qmin, int qmax) {
-        // Clamping before rounding equals ATen's round-then-clamp (the bounds are integers) and keeps the
-        // arithmetic in float, which the JIT vectorises
-        float t = x * invScale;
-        float lo = qmin - zeroPoint;
-        float hi = qmax - zeroPoint;
-        t = t < lo ? lo : (t > hi ? hi : t);
-        return (int) Math.rint(t) + zeroPoint;
-    }
-
-    /** {@code (q - zp) * scale} in float32. */
-    public static float dequantize(int q, int zeroPoint, float scale) {
-        return (q - zeroPoint) * scale;
     }
 
     /**
@@ -64,7 +40,7 @@ public final class QuantMath {
         }
         float[] inv = new float[scales.length];
         for (int c = 0; c < scales.length; c++) {
-            inv[c] = inverseScale(scales[c]);
+            inv[c] = 1.0f / scales[c];
         }
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cols; c++) {
@@ -74,7 +50,7 @@ public final class QuantMath {
                 if (x != x) {
                     throw nanError(what, i);
                 }
-                v[i] = dequantize(quantize(x, inv[ch], zps[ch], qmin, qmax), zps[ch], scales[ch]);
+                v[i] = QuantOps.dequantizeValue(QuantOps.quantizeValue(x, inv[ch], zps[ch], qmin, qmax), zps[ch], scales[ch]);
             }
         }
     }

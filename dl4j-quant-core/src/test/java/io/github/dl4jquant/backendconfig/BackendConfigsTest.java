@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -105,7 +106,7 @@ class BackendConfigsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"native", "fbgemm", "x86", "qnnpack", "onednn"})
-    void rootModulesAreSetAndReferenceModulesAreLeftToTheGraphIssue(String name) {
+    void weightedPatternsHaveRootAndReferenceModules(String name) {
         BackendConfig b = BackendConfigs.get(name);
         assertEquals(DenseLayer.class, config(b, Pattern.of(DenseLayer.class)).getRootModule());
         assertEquals(DenseLayer.class, config(b, Pattern.of(DenseLayer.class, Activation.RELU)).getRootModule());
@@ -114,7 +115,8 @@ class BackendConfigsTest {
         assertEquals(OutputLayer.class, config(b, Pattern.of(OutputLayer.class, Activation.SOFTMAX)).getRootModule());
         assertNull(config(b, Pattern.of(MergeVertex.class)).getRootModule());
         for (BackendPatternConfig c : b.getConfigs()) {
-            assertNull(c.getReferenceQuantizedModule(), c.toString());
+            Class<?> expected = c.getRootModule() == null ? null : ReferenceQuantizedDense.class;
+            assertEquals(expected, c.getReferenceQuantizedModule(), c.toString());
             assertNull(c.getQatModule(), c.toString());
         }
     }

@@ -65,6 +65,26 @@ class Int8GemmTest {
     }
 
     @Test
+    void saturationDetectionMatchesTheRawOp() {
+        if (!Int8Gemms.nd4jHasOneDnn()) {
+            return;   // the raw op cannot run without oneDNN; the fallback never saturates
+        }
+        Random rnd = new Random(5);
+        int m = 4;
+        int k = 784;
+        int n = 16;
+        byte[] xs = randomBytes(rnd, m * k);
+        byte[] ws = randomBytes(rnd, k * n);
+        INDArray z = Nd4j.create(DataType.INT, new long[] {m, n}, 'c');
+        Nd4j.exec(new org.nd4j.linalg.api.ops.impl.reduce.Mmul(bytes(DataType.UBYTE, xs, m, k),
+                bytes(DataType.BYTE, ws, k, n), z, 1.0, 0.0,
+                org.nd4j.linalg.api.blas.params.MMulTranspose.allFalse()));
+        boolean rawWrong = !java.util.Arrays.equals(toInt(int64Product(xs, true, ws, m, k, n)), z.data().asInt());
+        assertEquals(rawWrong, OneDnnInt8Gemm.saturatesPairs(),
+                "the split is needed exactly when the raw oneDNN product is wrong on full-range data");
+    }
+
+    @Test
     void worstCaseMagnitudesNeedTheSplitAndStayExact() {
         int m = 2;
         int k = 4 * ExactFloatInt8Gemm.MAX_EXACT_K + 3;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
 import java.nio.file.Path;
@@ -21,11 +22,11 @@ class QuantMathTest {
             float scale = (float) c.get("scale").asDouble();
             int zp = c.get("zero_point").asInt();
             float[] x = floats(c.get("x"));
-            float inv = QuantMath.inverseScale(scale);
+            float inv = 1.0f / scale;
             for (int i = 0; i < x.length; i++) {
-                int q = QuantMath.quantize(x[i], inv, zp, dtype.quantMin(), dtype.quantMax());
+                int q = QuantOps.quantizeValue(x[i], inv, zp, dtype.quantMin(), dtype.quantMax());
                 assertEquals(c.get("int_repr").get(i).asInt(), q, "x=" + x[i] + " scale=" + scale + " zp=" + zp);
-                assertEquals((float) c.get("dequantized").get(i).asDouble(), QuantMath.dequantize(q, zp, scale));
+                assertEquals((float) c.get("dequantized").get(i).asDouble(), QuantOps.dequantizeValue(q, zp, scale));
             }
             float[] fq = x.clone();
             QuantMath.fakeQuantize(fq, 1, fq.length, QParams.perTensor(scale, zp, dtype), "golden");
@@ -57,10 +58,10 @@ class QuantMathTest {
         float[] original = v.clone();
         QuantMath.fakeQuantize(v, rows, cols, p, "golden");
         for (int r = 0; r < rows; r++) {
-            float inv = QuantMath.inverseScale(scales[r]);
+            float inv = 1.0f / scales[r];
             for (int j = 0; j < cols; j++) {
                 assertEquals(c.get("int_repr").get(r).get(j).asInt(),
-                        QuantMath.quantize(original[r * cols + j], inv, zps[r], -128, 127));
+                        QuantOps.quantizeValue(original[r * cols + j], inv, zps[r], -128, 127));
                 // PyTorch multiplies per-channel scales in double; these golden scales (0.01, ...) are not floats,
                 // while QParams holds float scales as observers produce them: one float ulp apart at most
                 float want = (float) c.get("dequantized").get(r).get(j).asDouble();
@@ -86,10 +87,10 @@ class QuantMathTest {
 
     @Test
     void quantizeRoundsHalfToEvenAndSaturates() {
-        assertEquals(2, QuantMath.quantize(2.5f, 1f, 0, -128, 127));
-        assertEquals(4, QuantMath.quantize(3.5f, 1f, 0, -128, 127));
-        assertEquals(127, QuantMath.quantize(Float.POSITIVE_INFINITY, 1f, 0, -128, 127));
-        assertEquals(0, QuantMath.quantize(-1e30f, 1f, 5, 0, 255));
+        assertEquals(2, QuantOps.quantizeValue(2.5f, 1f, 0, -128, 127));
+        assertEquals(4, QuantOps.quantizeValue(3.5f, 1f, 0, -128, 127));
+        assertEquals(127, QuantOps.quantizeValue(Float.POSITIVE_INFINITY, 1f, 0, -128, 127));
+        assertEquals(0, QuantOps.quantizeValue(-1e30f, 1f, 5, 0, 255));
     }
 
     private static float[] floats(JsonNode a) {

@@ -1,6 +1,7 @@
 package io.github.dl4jquant.nn.quantized;
 
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.nn.QParamsConfig;
 import io.github.dl4jquant.nn.QuantMath;
@@ -37,6 +38,16 @@ import org.nd4j.shade.jackson.annotation.JsonIgnore;
  * <p>The weights live in this configuration as {@code byte[]} (base64 in {@code configuration.json}, about a quarter
  * of the fp32 bytes) and the layer has 0 DL4J params: DL4J's flattened params can only be float (dl4j-facts 1.3).
  * So {@code params()} does not show them, and {@code toJson()}/{@code clone()} carry them.
+ *
+ * <p>Activations between layers stay FLOAT (dequantized). DL4J M2.1 does not check activation dtypes: a probe
+ * layer emitting UBYTE reached the next custom layer unchanged, but a standard {@code DenseLayer} fed with it returned
+ * wrong numbers without any error. Emitting quantized bytes is therefore only safe when every consumer is a
+ * {@code QuantizedDense} with matching input parameters and the vertex is no graph output, a decision for the graph
+ * converter; the float hand-over costs one dequantize and one quantize pass per layer boundary.
+ *
+ * <p>Kernel note: the oneDNN build bundled with ND4J M2.1 needs a split product (twice the GEMM work) when an
+ * activation exceeds 128 (see {@link io.github.dl4jquant.kernel.OneDnnInt8Gemm}); 7-bit activations
+ * ({@code reduce_range}) keep the single product.
  */
 public class QuantizedDense extends FeedForwardLayer {
     /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
@@ -80,13 +91,13 @@ public class QuantizedDense extends FeedForwardLayer {
         int qmin = QuantDType.QINT8.quantMin();
         int qmax = QuantDType.QINT8.quantMax();
         for (int c = 0; c < n; c++) {
-            float inv = QuantMath.inverseScale(scales[c]);
+            float inv = 1.0f / scales[c];
             for (int r = 0; r < k; r++) {
                 float v = w[r * n + c];
                 if (v != v) {
                     throw QuantMath.nanError(name + " weight", (long) r * n + c);
                 }
-                q[r * n + c] = (byte) QuantMath.quantize(v, inv, 0, qmin, qmax);
+                q[r * n + c] = (byte) QuantOps.quantizeValue(v, inv, 0, qmin, qmax);
             }
         }
         Builder b = new Builder().weightInt8(q, scales)
@@ -357,7 +368,6 @@ public class QuantizedDense extends FeedForwardLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public QuantizedDense build() {
             QuantizedDense q = new QuantizedDense(this);
             q.validate();

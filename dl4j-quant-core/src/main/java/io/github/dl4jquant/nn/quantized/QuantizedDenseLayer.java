@@ -1,6 +1,7 @@
 package io.github.dl4jquant.nn.quantized;
 
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.kernel.Int8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
@@ -79,7 +80,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
     }
 
     private static void quantizeInput(float[] xs, int len, QParams in, byte[] out, String name) {
-        float inv = QuantMath.inverseScale(in.scale());
+        float inv = 1.0f / in.scale();
         int zp = in.zeroPoint();
         float lo = in.dtype().quantMin() - zp;
         float hi = in.dtype().quantMax() - zp;
@@ -137,7 +138,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
 
     private static void requantize(float[] y, int len, QParams o) {
         float scale = o.scale();
-        float inv = QuantMath.inverseScale(scale);
+        float inv = 1.0f / scale;
         int zp = o.zeroPoint();
         float lo = o.dtype().quantMin() - zp;
         float hi = o.dtype().quantMax() - zp;

@@ -265,7 +265,6 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public ReferenceQuantizedDense build() {
             if (dynamic && inputQParams != null && inputQParams.dtype() != QuantDType.QUINT8) {
                 throw new IllegalArgumentException("ReferenceQuantizedDense: dynamic quantization uses quint8 "

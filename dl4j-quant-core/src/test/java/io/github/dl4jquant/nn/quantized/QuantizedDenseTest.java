@@ -26,7 +26,9 @@ import java.util.concurrent.Future;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,15 +50,18 @@ class QuantizedDenseTest {
         long same = 0;
         long within = 0;
         long total = 0;
-        for (int batch : new int[] {1, 7, 256}) {
+        for (int batch : new int[] {1, 7, 256, 1000}) {
             INDArray x = Nd4j.randn(DataType.FLOAT, batch, MLP[0]).muli(1.3);   // some values beyond calibration
-            INDArray r = ref.outputSingle(x);
-            INDArray y = q.outputSingle(x);
-            double step = ((ReferenceQuantizedDense) ref.getLayer("d2").conf().getLayer()).getOutputQParams().scale();
-            double[] a = NnTestSupport.agreement(r, y, step);
-            same += Math.round(a[0] * r.length());
-            within += Math.round(a[1] * r.length());
-            total += r.length();
+            java.util.Map<String, INDArray> r = ref.feedForward(x, false);
+            java.util.Map<String, INDArray> y = q.feedForward(x, false);
+            for (String layer : new String[] {"d0", "d1", "d2"}) {
+                double step = ((ReferenceQuantizedDense) ref.getLayer(layer).conf().getLayer()).getOutputQParams()
+                        .scale();
+                double[] a = NnTestSupport.agreement(r.get(layer), y.get(layer), step);
+                same += Math.round(a[0] * r.get(layer).length());
+                within += Math.round(a[1] * r.get(layer).length());
+                total += r.get(layer).length();
+            }
         }
         System.out.printf("QuantizedDense vs reference (static): identical %.5f, within one step %.5f of %d%n",
                 same / (double) total, within / (double) total, total);
@@ -195,6 +200,27 @@ class QuantizedDenseTest {
         Files.write(truncated.toPath(), java.util.Arrays.copyOf(all, all.length / 2));
         Exception t = assertThrows(Exception.class, () -> ModelSerializer.restoreComputationGraph(truncated, false));
         assertFalse(t instanceof NullPointerException, String.valueOf(t));
+        System.out.println("truncated model file: " + t);
+    }
+
+    @Test
+    void worksInAMultiLayerNetworkToo() {
+        INDArray w = Nd4j.randn(DataType.FLOAT, 8, 5).muli(0.3);
+        INDArray b = Nd4j.randn(DataType.FLOAT, 1, 5);
+        ReferenceQuantizedDense conf = new ReferenceQuantizedDense.Builder().nIn(8).nOut(5)
+                .activation(Activation.RELU).inputQParams(QParams.perTensor(0.02f, 128, QuantDType.QUINT8))
+                .weightQParams(NnTestSupport.perChannelSymmetric(w))
+                .outputQParams(QParams.perTensor(0.03f, 0, QuantDType.QUINT8)).build();
+        MultiLayerNetwork ref = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().list().layer(conf)
+                .build());
+        ref.init();
+        ref.getLayer(0).setParam("W", w);
+        ref.getLayer(0).setParam("b", b);
+        MultiLayerNetwork q = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().list()
+                .layer(QuantizedDense.fromReference(conf, w, b)).build());
+        q.init();
+        INDArray x = Nd4j.randn(DataType.FLOAT, 16, 8);
+        assertArrayEquals(ref.output(x).data().asFloat(), q.output(x).data().asFloat());
     }
 
     @Test

@@ -1,0 +1,72 @@
+package io.github.dl4jquant.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.dl4jquant.Quantizer;
+import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import java.io.File;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.util.ModelSerializer;
+
+/**
+ * Prints, as JSON, the saved-file size (ModelSerializer zip, no updater) and the heap bytes of the weights of each
+ * benchmark model in fp32 and int8. Sizes are deterministic, so this is a plain program rather than a JMH benchmark.
+ *
+ * <pre>{@code
+ * java -cp ... io.github.dl4jquant.bench.ModelSizeReport > model-sizes.json
+ * }</pre>
+ */
+public final class ModelSizeReport {
+
+    private ModelSizeReport() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (String name : new String[] {"dense784x512", "dense4096", "mlp"}) {
+            ComputationGraph fp32 = BenchModels.fp32(name);
+            ComputationGraph int8 = BenchModels.variant(fp32, "int8", BenchModels.inputSize(name));
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("model", name);
+            row.put("fp32_file", savedSize(fp32));
+            row.put("int8_file", savedSize(int8));
+            row.put("fp32_weight_bytes", weightBytes(fp32));
+            row.put("int8_weight_bytes", weightBytes(int8));
+            rows.add(row);
+        }
+        System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(rows));
+    }
+
+    private static long savedSize(ComputationGraph g) throws IOException {
+        File f = File.createTempFile("dl4jquant-size", ".zip");
+        try {
+            ModelSerializer.writeModel(g, f, false);
+            return f.length();
+        } finally {
+            f.delete();
+        }
+    }
+
+    /** Float params at 4 bytes each, plus int8 weights, scales and biases held in QuantizedDense configurations. */
+    static long weightBytes(ComputationGraph g) {
+        long bytes = g.numParams() * 4;
+        for (GraphVertex v : g.getVertices()) {
+            if (!v.hasLayer()) {
+                continue;
+            }
+            Layer conf = v.getLayer().conf().getLayer();
+            if (conf instanceof QuantizedDense) {
+                QuantizedDense q = (QuantizedDense) conf;
+                bytes += q.getWeightInt8().length + 4L * q.getWeightScales().length
+                        + (q.hasBias() ? 4L * q.getBias().length : 0);
+            }
+        }
+        return bytes;
+    }
+}
