@@ -7,6 +7,7 @@ import io.github.dl4jquant.kernel.Int8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.kernel.PackedInt8Weight;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
 import io.github.dl4jquant.nn.QuantMath;
 import org.bytedeco.javacpp.IntPointer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -38,7 +39,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link IllegalArgumentException}; infinities saturate to the quantized range as in PyTorch (static mode) and are
  * rejected in dynamic mode, where they would make the batch's scale infinite.
  */
-public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
+public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implements InferenceOnlyOutputLayer {
     private static final IActivation RELU = new ActivationReLU();
 
     private volatile Prepared prepared;
@@ -160,7 +161,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         return p;
     }
 
-    private String describe() {
+    @Override
+    public String describe() {
         return "QuantizedDense '" + layerConf().getLayerName() + "'";
     }
 
