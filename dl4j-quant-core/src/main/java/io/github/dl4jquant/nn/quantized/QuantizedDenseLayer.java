@@ -91,7 +91,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
             float v = xs[i];
             nan |= v != v;
             float t = v * inv;
-            t = t < lo ? lo : (t > hi ? hi : t);
+            t = Math.min(Math.max(t, lo), hi);
             out[i] = (byte) ((int) roundHalfEven(t) + zp);
         }
         if (nan) {
@@ -171,7 +171,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
             for (int j = 0; j < n; j++) {
                 float v = Math.max((acc[row + j] - colOffset[j]) * colScale[j] + bias[j], floor);
                 float t = v * inv;
-                t = t < lo ? lo : (t > hi ? hi : t);
+                t = Math.min(Math.max(t, lo), hi);
                 y[row + j] = roundHalfEven(t) * scale;
             }
         }
@@ -185,7 +185,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         float hi = o.dtype().quantMax() - zp;
         for (int i = 0; i < len; i++) {
             float t = y[i] * inv;
-            t = t < lo ? lo : (t > hi ? hi : t);
+            t = Math.min(Math.max(t, lo), hi);
             y[i] = roundHalfEven(t) * scale;
         }
     }
