@@ -14,6 +14,12 @@ OUT_DIR=${OUT_DIR:-$target/notebooks}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
 CELL_TIMEOUT=${CELL_TIMEOUT:-600}
 RETRIES=${RETRIES:-3}
+# Fashion-MNIST source for ExampleData (-Ddl4jquant.data): the embedded subset by default, so run times do not depend
+# on whether Debian's dataset-fashion-mnist is installed; NOTEBOOK_DATA=auto or debian uses the full set.
+NOTEBOOK_DATA=${NOTEBOOK_DATA:-embedded}
+# One OpenMP thread, as the Maven tests: on a loaded shared machine ND4J's spinning OpenMP threads otherwise slow
+# training and inference several times over.
+NOTEBOOK_OMP_THREADS=${NOTEBOOK_OMP_THREADS:-1}
 # Debian's Jupyter runs on the system interpreter; a pyenv/venv python3 earlier on PATH would lack nbformat.
 PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 )}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
@@ -38,10 +44,10 @@ mkdir -p "$JUPYTER_PATH/kernels/$kernel_name" "$JUPYTER_RUNTIME_DIR" "$JUPYTER_C
 # The kernel starts through ci/RapaioKernelLauncher, which avoids a start-up race in rapaio 3.0.1 (see that file).
 "$JAVAC" -nowarn -d "$jhome/launcher" -cp "$KERNEL_JAR" "$here/ci/RapaioKernelLauncher.java"
 cat > "$JUPYTER_PATH/kernels/$kernel_name/kernel.json" <<JSON
-{"argv": ["$JAVA", "-Xmx3g", "-Djava.awt.headless=true", "-cp", "$KERNEL_JAR:$jhome/launcher", "RapaioKernelLauncher",
-          "{connection_file}"],
+{"argv": ["$JAVA", "-Xmx3g", "-Djava.awt.headless=true", "-Ddl4jquant.data=$NOTEBOOK_DATA",
+          "-cp", "$KERNEL_JAR:$jhome/launcher", "RapaioKernelLauncher", "{connection_file}"],
  "display_name": "Java (rapaio, CI)", "language": "java", "interrupt_mode": "message",
- "env": {"RJK_CLASSPATH": "", "RJK_COMPILER_OPTIONS": "", "RJK_INIT_SCRIPT": "", "RJK_TIMEOUT_MILLIS": "-1",
+ "env": {"OMP_NUM_THREADS": "$NOTEBOOK_OMP_THREADS", "RJK_CLASSPATH": "", "RJK_COMPILER_OPTIONS": "", "RJK_INIT_SCRIPT": "", "RJK_TIMEOUT_MILLIS": "-1",
          "RJK_MIMA_CACHE": "$jhome/mima_cache"}}
 JSON
 

@@ -7,10 +7,14 @@ import io.github.dl4jquant.graph.Converter;
 import io.github.dl4jquant.graph.GraphModel;
 import io.github.dl4jquant.graph.PrepareCustomConfig;
 import io.github.dl4jquant.graph.PreparedModel;
+import io.github.dl4jquant.ns.AccuracyControl;
+import io.github.dl4jquant.ns.AccuracyControlConfig;
+import io.github.dl4jquant.ns.AccuracyControlResult;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -115,6 +119,37 @@ public final class Quantizer {
 
     public static ComputationGraph quantizeDynamic(MultiLayerNetwork model) {
         return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping(), BackendConfigs.getX86BackendConfig()));
+    }
+
+    /**
+     * Accuracy-aware quantization, after NNCF's {@code quantize_with_accuracy_control}: quantizes with
+     * {@code qconfigMapping}, then keeps the fewest, most sensitive layers in fp32 until {@code metric} (higher is
+     * better) drops no more than {@code config} allows. Returns the best model found and every trial; never null.
+     * See {@link AccuracyControl}.
+     */
+    public static AccuracyControlResult quantizeWithAccuracyControl(ComputationGraph model,
+                                                                    QConfigMapping qconfigMapping,
+                                                                    BackendConfig backendConfig,
+                                                                    DataSetIterator calibrationData,
+                                                                    ToDoubleFunction<ComputationGraph> metric,
+                                                                    AccuracyControlConfig config) {
+        return AccuracyControl.quantizeWithAccuracyControl(model, qconfigMapping, backendConfig, calibrationData,
+                metric, config);
+    }
+
+    /**
+     * {@link #quantizeWithAccuracyControl(ComputationGraph, QConfigMapping, BackendConfig, DataSetIterator,
+     * ToDoubleFunction, AccuracyControlConfig)} with classification accuracy on {@code labelledEvaluationData} as the
+     * metric.
+     */
+    public static AccuracyControlResult quantizeWithAccuracyControl(ComputationGraph model,
+                                                                    QConfigMapping qconfigMapping,
+                                                                    BackendConfig backendConfig,
+                                                                    DataSetIterator calibrationData,
+                                                                    DataSetIterator labelledEvaluationData,
+                                                                    AccuracyControlConfig config) {
+        return quantizeWithAccuracyControl(model, qconfigMapping, backendConfig, calibrationData,
+                AccuracyControl.accuracy(labelledEvaluationData), config);
     }
 
     private static void requireInitialised(boolean initialised, String what) {

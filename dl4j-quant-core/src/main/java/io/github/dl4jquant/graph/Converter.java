@@ -87,6 +87,13 @@ public final class Converter {
         boolean coversOutput = m.isFused() || m.vertices().size() == 1;
         QParams out = prepared.qparamsOf(plan.outputTensor());
         PatternHandler handler = handlerFor(m);
+        Class<?> referenceModule = m.config().getReferenceQuantizedModule();
+        if (handler == null && referenceModule != null) {
+            throw new IllegalArgumentException("Vertex '" + graph.displayName(root) + "': the BackendPatternConfig for "
+                    + m.patternDescription() + " names reference quantized module " + referenceModule.getName()
+                    + ", which dl4j-quant cannot build (built in: ReferenceQuantizedDense). Register a PatternHandler "
+                    + "for the pattern with ConvertCustomConfig.registerPatternHandler, or use a built-in module");
+        }
         if (handler == null) {
             if (graph.layerConf(root) instanceof org.deeplearning4j.nn.conf.layers.BaseLayer) {
                 skip(m, SkipReason.UNSUPPORTED_LAYER, "no reference quantized module is configured for root module "

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
+import org.bytedeco.javacpp.BytePointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -115,16 +116,17 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
         if (!unsigned) {
             return true;   // shifted to u8 [0, 255]
         }
-        int max = 0;
+        // An OR of (MAX_SAFE_INPUT - v) has its sign bit set iff some v exceeds it; C2 vectorises the reduction
+        int over = 0;
         for (byte b : x) {
-            max = Math.max(max, b & 0xFF);
+            over |= MAX_SAFE_INPUT - (b & 0xFF);
         }
-        return max > MAX_SAFE_INPUT;
+        return over < 0;
     }
 
     private static void fill(INDArray target, byte[] x, boolean unsigned, int m, int k, boolean split) {
         if (!split) {
-            target.data().setData(x);
+            copyInto(target, x, m * k);
             return;
         }
         byte[][] holder = SPLIT_BYTES.get();
@@ -144,7 +146,12 @@ public final class OneDnnInt8Gemm implements Int8Gemm {
                 out[hi + t] = (byte) (v - l);
             }
         }
-        target.data().setData(out);
+        copyInto(target, out, 2 * m * k);
+    }
+
+    /** One bulk copy into the native buffer (DataBuffer.setData(byte[]) writes element by element). */
+    private static void copyInto(INDArray target, byte[] values, int length) {
+        new BytePointer(target.data().addressPointer()).put(values, 0, length);
     }
 
     private static INDArray scratch(int rows, int cols, DataType type) {

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -29,7 +30,8 @@ class BackendPatternConfigTest {
         return new BackendPatternConfig(DenseLayer.class)
                 .setObservationType(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT)
                 .addDtypeConfig(new DTypeConfig(QUINT8, QUINT8, QINT8, FLOAT32))
-                .setRootModule(DenseLayer.class);
+                .setRootModule(DenseLayer.class)
+                .setReferenceQuantizedModule(ReferenceQuantizedDense.class);
     }
 
     private static Pattern denseRelu() {
@@ -45,7 +47,7 @@ class BackendPatternConfigTest {
         assertEquals(List.of(DTypeConfigs.WEIGHTED_OP_QUINT8), c.getDtypeConfigs());
         assertEquals(DenseLayer.class, c.getRootModule());
         assertNull(c.getQatModule());
-        assertNull(c.getReferenceQuantizedModule());
+        assertEquals(ReferenceQuantizedDense.class, c.getReferenceQuantizedModule());
         assertNull(c.getFusedModule());
         assertNull(c.getFuserMethod());
     }
@@ -64,7 +66,8 @@ class BackendPatternConfigTest {
                       "bias_dtype": "torch.float32"
                     }
                   ],
-                  "root_module": "org.deeplearning4j.nn.conf.layers.DenseLayer"
+                  "root_module": "org.deeplearning4j.nn.conf.layers.DenseLayer",
+                  "reference_quantized_module_for_root": "io.github.dl4jquant.nn.reference.ReferenceQuantizedDense"
                 }""";
         assertEquals(expected, seed().toJson());
         assertEquals(seed(), BackendPatternConfig.fromJson(expected));
@@ -188,7 +191,8 @@ class BackendPatternConfigTest {
     void toStringShowsSetFieldsBySimpleName() {
         assertEquals("BackendPatternConfig{pattern=DenseLayer, observation_type=OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT,"
                 + " dtype_configs=[{input_dtype=torch.quint8, output_dtype=torch.quint8, weight_dtype=torch.qint8,"
-                + " bias_dtype=torch.float32}], root_module=DenseLayer}", seed().toString());
+                + " bias_dtype=torch.float32}], root_module=DenseLayer,"
+                + " reference_quantized_module_for_root=ReferenceQuantizedDense}", seed().toString());
     }
 
     @Test

@@ -2,7 +2,6 @@ package io.github.dl4jquant.graph;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,19 +9,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.observer.MinMaxObserver;
+import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 class QuantizerGraphTest {
@@ -130,8 +136,20 @@ class QuantizerGraphTest {
         INDArray labels = Nd4j.zeros(64, 5);
         labels.getColumn(0).assign(1);
         DataSet ds = new DataSet(TEST, labels);
-        Exception e = assertThrows(Exception.class, () -> ref.fit(ds));
-        assertNotNull(e.getMessage());
+        Exception e = assertThrows(UnsupportedOperationException.class, () -> ref.fit(ds));
+        assertTrue(e.getMessage().contains("inference only") && e.getMessage().contains("'out'"), e.getMessage());
+    }
+
+    @Test
+    void dl4jEvaluateWorksOnConvertedModels() {
+        PreparedModel p = preparedMlp(TestModels.mlp()).calibrate(CALIB);
+        INDArray labels = TestModels.mlp().outputSingle(TEST);   // fp32 predictions as labels
+        DataSetIterator it = new ListDataSetIterator<>(new DataSet(TEST, labels).asList(), 16);
+        for (ComputationGraph q : new ComputationGraph[] {Quantizer.convertToReference(p), Quantizer.convert(p)}) {
+            double agreement = q.outputSingle(TEST).argMax(1).eq(labels.argMax(1)).castTo(DataType.INT)
+                    .sumNumber().doubleValue() / TEST.size(0);
+            assertEquals(agreement, q.evaluate(it).accuracy(), 1e-12);
+        }
     }
 
     @Test
@@ -186,6 +204,24 @@ class QuantizerGraphTest {
         ComputationGraph q = Quantizer.quantizeDynamic(g);
         INDArray expected = g.outputSingle(TEST);
         assertTrue(q.outputSingle(TEST).sub(expected).amaxNumber().doubleValue() < 0.05);
+    }
+
+    @Test
+    void calibrationStreamsAnIteratorAndTellsTheListener() {
+        List<CalibrationListener.Progress> seen = new ArrayList<>();
+        INDArray labels = Nd4j.zeros(256, 5);
+        DataSetIterator it = new ListDataSetIterator<>(new DataSet(CALIB, labels).asList(), 64);
+        QConfigMapping minMax = new QConfigMapping().setGlobal(new QConfig(MinMaxObserver.builder(),
+                QConfigs.getDefaultQConfig("onednn").weight()));
+        PreparedModel p = Quantizer.prepare(TestModels.mlp(), minMax, BackendConfigs.getOnednnBackendConfig())
+                .setCalibrationListener(seen::add).calibrate(it);
+        assertEquals(4, seen.size());
+        assertEquals(256, seen.get(3).examples());
+        assertEquals(4, p.report().calibration().batches());
+        PreparedModel direct = Quantizer.prepare(TestModels.mlp(), minMax, BackendConfigs.getOnednnBackendConfig())
+                .calibrate(CALIB);
+        assertEquals(direct.report().entry("d1").inputQParams(), p.report().entry("d1").inputQParams(),
+                "min/max statistics do not depend on how the data is batched");
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.github.dl4jquant.kernel.Int8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.kernel.PackedInt8Weight;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
 import io.github.dl4jquant.nn.QuantMath;
 import org.bytedeco.javacpp.IntPointer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -38,8 +39,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link IllegalArgumentException}; infinities saturate to the quantized range as in PyTorch (static mode) and are
  * rejected in dynamic mode, where they would make the batch's scale infinite.
  */
-public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
+public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implements InferenceOnlyOutputLayer {
     private static final IActivation RELU = new ActivationReLU();
+    private static final float ROUNDING_SHIFT = 12582912f;
 
     private volatile Prepared prepared;
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
@@ -84,15 +86,31 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         int zp = in.zeroPoint();
         float lo = in.dtype().quantMin() - zp;
         float hi = in.dtype().quantMax() - zp;
+        boolean nan = false;
         for (int i = 0; i < len; i++) {
             float v = xs[i];
-            if (v != v) {
-                throw QuantMath.nanError(name + " input", i);
-            }
+            nan |= v != v;
             float t = v * inv;
-            t = t < lo ? lo : (t > hi ? hi : t);
-            out[i] = (byte) ((int) Math.rint(t) + zp);
+            t = Math.min(Math.max(t, lo), hi);
+            out[i] = (byte) ((int) roundHalfEven(t) + zp);
         }
+        if (nan) {
+            // found after the loop so that the loop has no branch out of it and stays vectorisable
+            for (int i = 0; i < len; i++) {
+                if (xs[i] != xs[i]) {
+                    throw QuantMath.nanError(name + " input", i);
+                }
+            }
+        }
+    }
+
+    /**
+     * Math.rint for |t| <= 2^22 in float arithmetic: adding and subtracting 1.5 * 2^23 rounds to an integer in the
+     * FPU's round-half-to-even mode. Vectorisable, unlike the double-based Math.rint; quantized values are at most
+     * 255 in magnitude after the clamp.
+     */
+    private static float roundHalfEven(float t) {
+        return (t + ROUNDING_SHIFT) - ROUNDING_SHIFT;
     }
 
     /**
@@ -115,6 +133,11 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         float[] y = s.y;
         int[] acc = s.acc;
         float[] bias = p.bias;
+        if (fused && requant) {
+            epilogueRequantized(p.output, m, n, acc, colOffset, colScale, bias, floor, y);
+            DenseLayerSupport.writeFloats(out, y);
+            return;
+        }
         for (int i = 0; i < m; i++) {
             int row = i * n;
             for (int j = 0; j < n; j++) {
@@ -136,6 +159,24 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         DenseLayerSupport.writeFloats(out, y);
     }
 
+    /** The common case in one pass: scale, bias, ReLU/identity and the output fake-quantization. */
+    private static void epilogueRequantized(QParams o, int m, int n, int[] acc, int[] colOffset, float[] colScale,
+                                            float[] bias, float floor, float[] y) {
+        float scale = o.scale();
+        float inv = 1.0f / scale;
+        float lo = o.dtype().quantMin() - o.zeroPoint();
+        float hi = o.dtype().quantMax() - o.zeroPoint();
+        for (int i = 0; i < m; i++) {
+            int row = i * n;
+            for (int j = 0; j < n; j++) {
+                float v = Math.max((acc[row + j] - colOffset[j]) * colScale[j] + bias[j], floor);
+                float t = v * inv;
+                t = Math.min(Math.max(t, lo), hi);
+                y[row + j] = roundHalfEven(t) * scale;
+            }
+        }
+    }
+
     private static void requantize(float[] y, int len, QParams o) {
         float scale = o.scale();
         float inv = 1.0f / scale;
@@ -144,8 +185,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         float hi = o.dtype().quantMax() - zp;
         for (int i = 0; i < len; i++) {
             float t = y[i] * inv;
-            t = t < lo ? lo : (t > hi ? hi : t);
-            y[i] = (float) Math.rint(t) * scale;
+            t = Math.min(Math.max(t, lo), hi);
+            y[i] = roundHalfEven(t) * scale;
         }
     }
 
@@ -160,7 +201,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> {
         return p;
     }
 
-    private String describe() {
+    @Override
+    public String describe() {
         return "QuantizedDense '" + layerConf().getLayerName() + "'";
     }
 

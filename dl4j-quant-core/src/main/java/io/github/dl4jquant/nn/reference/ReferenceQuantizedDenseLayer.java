@@ -2,6 +2,7 @@ package io.github.dl4jquant.nn.reference;
 
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
 import io.github.dl4jquant.nn.QuantMath;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -26,7 +27,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * INDArray y = graph.outputSingle(x);
  * }</pre>
  */
-public class ReferenceQuantizedDenseLayer extends BaseLayer<ReferenceQuantizedDense> {
+public class ReferenceQuantizedDenseLayer extends BaseLayer<ReferenceQuantizedDense> implements InferenceOnlyOutputLayer {
     private volatile INDArray cachedWeight;
 
     public ReferenceQuantizedDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
@@ -88,7 +89,8 @@ public class ReferenceQuantizedDenseLayer extends BaseLayer<ReferenceQuantizedDe
         return w;
     }
 
-    private String describe() {
+    @Override
+    public String describe() {
         return "ReferenceQuantizedDense '" + layerConf().getLayerName() + "'";
     }
 
