@@ -65,8 +65,11 @@ public final class CustomPatternHandlerExample {
                 BackendConfigs.getOnednnBackendConfig());
         prepared.calibrate(FashionMlp.calibrationData(data, 2048));
         ComputationGraph int8 = Quantizer.convert(prepared, custom);
+        ComputationGraph reference = Quantizer.convertToReference(prepared, custom);   // the same handler, in float
 
-        System.out.println(prepared.report());   // d2's weight qparams: one scale (per tensor)
+        System.out.println(prepared.report());
+        System.out.println("d2 weights: " + ((ReferenceQuantizedDense) reference.getLayer("d2").conf().getLayer())
+                .getWeightQParams());                                              // one scale, per tensor
         DataSet test = data.test();
         System.out.println(Agreement.of(fp32.outputSingle(test.getFeatures()), int8.outputSingle(test.getFeatures()),
                 test.getLabels()));

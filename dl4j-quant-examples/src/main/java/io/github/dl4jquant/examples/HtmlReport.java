@@ -3,6 +3,7 @@ package io.github.dl4jquant.examples;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.graph.QuantizationReport;
 import io.github.dl4jquant.graph.ReportEntry;
+import io.github.dl4jquant.ns.VertexComparison;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -89,17 +90,24 @@ public final class HtmlReport {
         return this;
     }
 
-    /** Per-layer SQNR bars and a table of the errors. */
-    public HtmlReport addLayerErrors(List<LayerError> errors) {
-        StringBuilder sb = new StringBuilder("<h2>Per-layer error (int8 vs fp32, same input)</h2>\n")
-                .append("<div class=\"plots\">")
-                .append(img(ReportCharts.layerErrorPng(errors), "per-layer SQNR")).append("</div>\n<table>\n")
-                .append("<tr><th>layer</th><th>SQNR (dB)</th><th>max |error|</th><th>mean |error|</th></tr>\n");
-        for (LayerError e : errors) {
-            sb.append("<tr><td>").append(esc(e.layer())).append("</td><td class=\"num\">")
-                    .append(Double.isInfinite(e.sqnrDb()) ? "exact" : String.format(Locale.ROOT, "%.2f", e.sqnrDb()))
-                    .append(String.format(Locale.ROOT, "</td><td class=\"num\">%.5f</td><td class=\"num\">%.6f</td>"
-                            + "</tr>\n", e.maxAbsError(), e.meanAbsError()));
+    /** Per-layer SQNR bars and a table of the numeric suite's comparisons. */
+    public HtmlReport addLayerErrors(List<VertexComparison> layers) {
+        StringBuilder sb = new StringBuilder("<h2>Per-layer error (int8 vs fp32, numeric suite)</h2>\n")
+                .append("<p><i>Alone</i>: the quantized layer on the fp32 model's input to it; <i>end to end</i>: ")
+                .append("the quantized model, errors of earlier layers included.</p>\n<div class=\"plots\">")
+                .append(img(ReportCharts.layerErrorPng(layers), "per-layer SQNR")).append("</div>\n<table>\n<tr>");
+        for (String h : new String[] {"layer", "weight SQNR (dB)", "SQNR alone (dB)", "SQNR end to end (dB)",
+            "max |error| end to end", "rmse / output step"}) {
+            sb.append("<th>").append(h).append("</th>");
+        }
+        sb.append("</tr>\n");
+        for (VertexComparison l : layers) {
+            sb.append("<tr><td>").append(esc(l.displayName())).append("</td>");
+            for (double v : new double[] {l.weightSqnr(), l.alone().sqnr(), l.propagated().sqnr(),
+                l.propagated().maxAbsError(), l.propagated().rmseOverScale()}) {
+                sb.append("<td class=\"num\">").append(number(v)).append("</td>");
+            }
+            sb.append("</tr>\n");
         }
         sections.add(sb.append("</table>\n").toString());
         return this;
@@ -143,6 +151,13 @@ public final class HtmlReport {
     private static String img(byte[] png, String alt) {
         return "<img alt=\"" + esc(alt) + "\" src=\"data:image/png;base64,"
                 + Base64.getEncoder().encodeToString(png) + "\">";
+    }
+
+    private static String number(double v) {
+        if (Double.isNaN(v)) {
+            return "-";
+        }
+        return Double.isInfinite(v) ? "exact" : String.format(Locale.ROOT, "%.4g", v);
     }
 
     private static String moduleOrReason(ReportEntry e) {

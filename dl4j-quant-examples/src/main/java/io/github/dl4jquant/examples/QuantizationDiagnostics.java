@@ -3,6 +3,10 @@ package io.github.dl4jquant.examples;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.graph.GraphModel;
 import io.github.dl4jquant.graph.PreparedModel;
+import io.github.dl4jquant.graph.ReportEntry;
+import io.github.dl4jquant.ns.NumericSuite;
+import io.github.dl4jquant.ns.NumericSuiteReport;
+import io.github.dl4jquant.ns.VertexComparison;
 import io.github.dl4jquant.observer.Observer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,17 +17,18 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * What the plots of a report show, measured on one sample batch: histograms of the fp32 tensors the observers watched,
- * each with the range its calibrated qparams represent, and the per-layer error of the quantized model.
+ * each with the range its calibrated qparams represent, and the numeric suite's per-layer error of the quantized model.
  *
  * <pre>{@code
  * QuantizationDiagnostics d = QuantizationDiagnostics.of(prepared, int8, sampleBatch, 4);
+ * d.layers().get(0).propagated().sqnr();     // first quantized layer, end to end, in dB
  * d.addTo(htmlReport);
  * }</pre>
  *
- * @param histograms  one per observed per-tensor tensor, at most the number asked for, in graph order
- * @param layerErrors one per quantized layer with an fp32 counterpart, in graph order
+ * @param histograms one per observed per-tensor tensor, at most the number asked for, in graph order
+ * @param layers     the numeric suite's comparison of each quantized layer, in graph order
  */
-public record QuantizationDiagnostics(List<ActivationHistogram> histograms, List<LayerError> layerErrors) {
+public record QuantizationDiagnostics(List<ActivationHistogram> histograms, List<VertexComparison> layers) {
 
     private static final int BINS = 80;
 
@@ -34,13 +39,18 @@ public record QuantizationDiagnostics(List<ActivationHistogram> histograms, List
      */
     public static QuantizationDiagnostics of(PreparedModel prepared, ComputationGraph quantized, INDArray sampleBatch,
                                              int maxHistograms) {
+        return new QuantizationDiagnostics(histograms(prepared, sampleBatch, maxHistograms),
+                inGraphOrder(prepared, NumericSuite.compare(prepared, quantized, sampleBatch)));
+    }
+
+    private static List<ActivationHistogram> histograms(PreparedModel prepared, INDArray sampleBatch, int max) {
         GraphModel graph = prepared.graphModel();
         Map<String, INDArray> fp32 = graph.graph().feedForward(sampleBatch, false);
         List<ActivationHistogram> histograms = new ArrayList<>();
         for (Map.Entry<String, Observer> e : prepared.observers().entrySet()) {
             Observer o = e.getValue();
             INDArray tensor = fp32.get(e.getKey());
-            if (histograms.size() == maxHistograms || tensor == null || o.isDynamic() || !o.isCalibrated()) {
+            if (histograms.size() == max || tensor == null || o.isDynamic() || !o.isCalibrated()) {
                 continue;
             }
             QParams q = o.calculateQParams();
@@ -50,23 +60,35 @@ public record QuantizationDiagnostics(List<ActivationHistogram> histograms, List
                 histograms.add(ActivationHistogram.of(name, tensor, q, BINS));
             }
         }
-        return new QuantizationDiagnostics(histograms,
-                LayerErrors.compare(graph.graph(), quantized, sampleBatch, graph::displayName));
+        return histograms;
+    }
+
+    /** The suite lists the worst layer first; plots read better in the order data flows. */
+    private static List<VertexComparison> inGraphOrder(PreparedModel prepared, NumericSuiteReport suite) {
+        List<VertexComparison> ordered = new ArrayList<>();
+        for (ReportEntry e : prepared.report().entries()) {
+            for (VertexComparison row : suite.rows()) {
+                if (row.vertex().equals(e.vertex()) && !ordered.contains(row)) {
+                    ordered.add(row);
+                }
+            }
+        }
+        return ordered;
     }
 
     /** Adds the error bars and the histograms to {@code report}. */
     public HtmlReport addTo(HtmlReport report) {
-        if (!layerErrors.isEmpty()) {
-            report.addLayerErrors(layerErrors);
+        if (!layers.isEmpty()) {
+            report.addLayerErrors(layers);
         }
         histograms.forEach(report::addHistogram);
         return report;
     }
 
-    /** The layer errors and the clipping per histogram, for JSON. */
+    /** The per-layer comparisons and the clipping per histogram, for JSON. */
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("layer_errors", layerErrors.stream().map(LayerError::toMap).toList());
+        m.put("layer_errors", layers.stream().map(VertexComparison::toMap).toList());
         m.put("clipping", histograms.stream().map(h -> Map.of("tensor", h.tensor(), "range_min", h.clipMin(),
                 "range_max", h.clipMax(), "clipped_fraction", h.clippedFraction())).toList());
         return m;

@@ -140,9 +140,9 @@ public final class QuantizeFashionMnist implements Callable<Integer> {
         console.print(r.report());
         console.println();
         console.println("Per-layer error of the int8 model (the first " + DIAGNOSTIC_EXAMPLES + " test images):");
-        r.diagnostics().layerErrors().forEach(e -> console.printf(Locale.ROOT, "  %-8s SQNR %s   max |err| %.5f%n",
-                e.layer(), Double.isInfinite(e.sqnrDb()) ? "exact" : String.format(Locale.ROOT, "%5.1f dB",
-                        e.sqnrDb()), e.maxAbsError()));
+        r.diagnostics().layers().forEach(l -> console.printf(Locale.ROOT,
+                "  %-8s SQNR alone %5.1f dB, end to end %5.1f dB, max |err| %.5f%n", l.displayName(),
+                l.alone().sqnr(), l.propagated().sqnr(), l.propagated().maxAbsError()));
         console.println();
     }
 

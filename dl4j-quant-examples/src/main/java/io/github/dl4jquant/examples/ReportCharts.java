@@ -1,5 +1,6 @@
 package io.github.dl4jquant.examples;
 
+import io.github.dl4jquant.ns.VertexComparison;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +22,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  *
  * <pre>{@code
  * byte[] png = ReportCharts.histogramPng(ActivationHistogram.of("d1", act, qparams, 80));
- * byte[] bars = ReportCharts.layerErrorPng(LayerErrors.compare(fp32, int8, batch, name -> name));
+ * byte[] bars = ReportCharts.layerErrorPng(QuantizationDiagnostics.of(prepared, int8, batch, 0).layers());
  * }</pre>
  */
 public final class ReportCharts {
@@ -63,17 +64,25 @@ public final class ReportCharts {
         return png(chart);
     }
 
-    /** One bar per layer: its SQNR in dB (higher is better), capped at {@value #SQNR_CAP_DB} for exact layers. */
-    public static byte[] layerErrorPng(List<LayerError> errors) {
+    /**
+     * Two bars per layer, its SQNR in dB (higher is better) alone on fp32 inputs and end to end in the quantized
+     * model, capped at {@value #SQNR_CAP_DB} for exact layers.
+     */
+    public static byte[] layerErrorPng(List<VertexComparison> layers) {
         CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT)
                 .title("Per-layer SQNR of the int8 model vs fp32 (higher is better)")
                 .xAxisTitle("layer").yAxisTitle("SQNR (dB)").build();
-        chart.getStyler().setLabelsVisible(true).setLegendVisible(false).setDecimalPattern("0.0")
+        chart.getStyler().setLabelsVisible(true).setDecimalPattern("0.0")
+                .setLegendPosition(Styler.LegendPosition.InsideNE)
                 .setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(12f));
-        List<String> names = errors.stream().map(LayerError::layer).toList();
-        List<Double> sqnr = errors.stream().map(e -> Math.min(SQNR_CAP_DB, e.sqnrDb())).toList();
-        chart.addSeries("SQNR", names, sqnr);
+        List<String> names = layers.stream().map(VertexComparison::displayName).toList();
+        chart.addSeries("alone (fp32 input)", names, layers.stream().map(l -> bar(l.alone().sqnr())).toList());
+        chart.addSeries("end to end", names, layers.stream().map(l -> bar(l.propagated().sqnr())).toList());
         return png(chart);
+    }
+
+    private static double bar(double sqnrDb) {
+        return Double.isNaN(sqnrDb) ? 0 : Math.min(SQNR_CAP_DB, sqnrDb);
     }
 
     private static XYSeries verticalLine(XYChart chart, String name, double x, double top) {
