@@ -45,7 +45,8 @@ public final class ReportCharts {
                 h.tensor(), 100.0 * h.zeros() / Math.max(1, h.total()), 100 * h.clippedFraction());
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title)
                 .xAxisTitle("activation value").yAxisTitle("count").build();
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setChartTitleFont(
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS)
+                .setLegendLayout(Styler.LegendLayout.Horizontal).setChartTitleFont(
                 chart.getStyler().getChartTitleFont().deriveFont(12f));
         chart.getStyler().setXAxisDecimalPattern("0.###");
         double[] x = new double[h.counts().length];
@@ -73,7 +74,7 @@ public final class ReportCharts {
                 .title("Per-layer SQNR of the int8 model vs fp32 (higher is better)")
                 .xAxisTitle("layer").yAxisTitle("SQNR (dB)").build();
         chart.getStyler().setLabelsVisible(true).setDecimalPattern("0.0")
-                .setLegendPosition(Styler.LegendPosition.InsideNE)
+                .setLegendPosition(Styler.LegendPosition.OutsideS).setLegendLayout(Styler.LegendLayout.Horizontal)
                 .setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(12f));
         List<String> names = layers.stream().map(VertexComparison::displayName).toList();
         chart.addSeries("alone (fp32 input)", names, layers.stream().map(l -> bar(l.alone().sqnr())).toList());
