@@ -65,9 +65,9 @@ public final class CustomPatternHandlerExample {
                 BackendConfigs.getOnednnBackendConfig());
         prepared.calibrate(FashionMlp.calibrationData(data, 2048));
         ComputationGraph int8 = Quantizer.convert(prepared, custom);
-        ComputationGraph reference = Quantizer.convertToReference(prepared, custom);   // the same handler, in float
-
         System.out.println(prepared.report());
+
+        ComputationGraph reference = Quantizer.convertToReference(prepared, custom);   // the same handler, in float
         System.out.println("d2 weights: " + ((ReferenceQuantizedDense) reference.getLayer("d2").conf().getLayer())
                 .getWeightQParams());                                              // one scale, per tensor
         DataSet test = data.test();
