@@ -13,9 +13,11 @@ import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +29,6 @@ import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.api.DataSet;
-import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.slf4j.Logger;
@@ -278,16 +278,17 @@ public final class PreparedModel {
         if (data.resetSupported()) {
             data.reset();
         }
-        long start = System.nanoTime();
-        long lastLog = start;
-        long before = batches;
-        while (data.hasNext()) {
-            DataSet ds = data.next();
-            observeBatch(new INDArray[] {ds.getFeatures()});
-            lastLog = progress(start, lastLog);
-        }
-        finishCalibration(before, start);
-        return this;
+        return calibrateAll(new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return data.hasNext();
+            }
+
+            @Override
+            public INDArray[] next() {
+                return new INDArray[] {data.next().getFeatures()};
+            }
+        });
     }
 
     /** Calibrates on every batch of {@code data}, for graphs with several inputs. */
@@ -295,25 +296,30 @@ public final class PreparedModel {
         if (data.resetSupported()) {
             data.reset();
         }
-        long start = System.nanoTime();
-        long lastLog = start;
-        long before = batches;
-        while (data.hasNext()) {
-            MultiDataSet ds = data.next();
-            observeBatch(ds.getFeatures());
-            lastLog = progress(start, lastLog);
-        }
-        finishCalibration(before, start);
-        return this;
+        return calibrateAll(new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return data.hasNext();
+            }
+
+            @Override
+            public INDArray[] next() {
+                return data.next().getFeatures();
+            }
+        });
     }
 
     /** Calibrates on the given batches of a single-input model; each array is one batch {@code [n, features]}. */
     public PreparedModel calibrate(INDArray... batchesOfFeatures) {
+        return calibrateAll(Arrays.stream(batchesOfFeatures).map(b -> new INDArray[] {b}).iterator());
+    }
+
+    private PreparedModel calibrateAll(Iterator<INDArray[]> batchesOfInputs) {
         long start = System.nanoTime();
         long lastLog = start;
         long before = batches;
-        for (INDArray batch : batchesOfFeatures) {
-            observeBatch(new INDArray[] {batch});
+        while (batchesOfInputs.hasNext()) {
+            observeBatch(batchesOfInputs.next());
             lastLog = progress(start, lastLog);
         }
         finishCalibration(before, start);
@@ -375,7 +381,7 @@ public final class PreparedModel {
                             + " features per example, but input '" + names.get(i) + "' feeds '"
                             + graph.displayName(consumer) + "' (" + graph.typeDescription(consumer) + ") with nIn="
                             + ((FeedForwardLayer) l).getNIn() + ": check the calibration data's shape "
-                            + java.util.Arrays.toString(x.shape()));
+                            + Arrays.toString(x.shape()));
                 }
             }
         }

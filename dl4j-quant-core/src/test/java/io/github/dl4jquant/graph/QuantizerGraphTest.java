@@ -1,5 +1,6 @@
 package io.github.dl4jquant.graph;
 
+import io.github.dl4jquant.testing.TestModels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

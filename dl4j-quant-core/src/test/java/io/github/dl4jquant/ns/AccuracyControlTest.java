@@ -1,5 +1,6 @@
 package io.github.dl4jquant.ns;
 
+import io.github.dl4jquant.testing.TestModels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -24,8 +25,8 @@ import org.nd4j.linalg.dataset.api.iterator.TestDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
 class AccuracyControlTest {
-    private static final INDArray CALIB = NsTestModels.randn(1, 512, 12);
-    private static final INDArray EVAL = NsTestModels.randn(2, 256, 12);
+    private static final INDArray CALIB = TestModels.randomBatch(1, 512, 12);
+    private static final INDArray EVAL = TestModels.randomBatch(2, 256, 12);
     private static final BackendConfig BACKEND = BackendConfigs.getOnednnBackendConfig();
 
     private static DataSetIterator calibration() {
@@ -44,7 +45,7 @@ class AccuracyControlTest {
 
     @Test
     void aGenerousBudgetStopsAfterTheFirstTrial() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         AccuracyControlResult r = Quantizer.quantizeWithAccuracyControl(g, mapping(), BACKEND, calibration(),
                 closeness(g), AccuracyControlConfig.builder().maxAbsoluteDrop(1).build());
         assertTrue(r.budgetMet());
@@ -60,7 +61,7 @@ class AccuracyControlTest {
 
     @Test
     void anImpossibleBudgetStillReturnsTheBestModelFoundWithinTheTrialLimit() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         INDArray paramsBefore = g.params().dup();
         QConfigMapping m = mapping();
         String mappingBefore = m.toJson();
@@ -83,7 +84,7 @@ class AccuracyControlTest {
 
     @Test
     void fallbackGainRankingMeasuresEachLayerAlone() throws Exception {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         AccuracyControlResult r = AccuracyControl.quantizeWithAccuracyControl(g, mapping(), BACKEND, calibration(),
                 closeness(g), AccuracyControlConfig.builder().maxRelativeDrop(0).maxTrials(8)
                         .ranking(SensitivityRanking.FALLBACK_GAIN).build());
@@ -106,7 +107,7 @@ class AccuracyControlTest {
 
     @Test
     void biasCorrectionOptionConvertsWithCorrectedBiases() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         AccuracyControlResult plain = AccuracyControl.quantizeWithAccuracyControl(g, mapping(), BACKEND,
                 calibration(), closeness(g), AccuracyControlConfig.builder().maxAbsoluteDrop(1).lowered(false).build());
         AccuracyControlResult corrected = AccuracyControl.quantizeWithAccuracyControl(g, mapping(), BACKEND,
@@ -128,7 +129,7 @@ class AccuracyControlTest {
         assertTrue(trials.getMessage().contains("maxTrials"), trials.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> AccuracyControlConfig.builder().maxAbsoluteDrop(-1).build());
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         IllegalArgumentException nullMetric = assertThrows(IllegalArgumentException.class,
                 () -> AccuracyControl.quantizeWithAccuracyControl(g, mapping(), BACKEND, calibration(), null,
                         AccuracyControlConfig.builder().maxAbsoluteDrop(0.01).build()));

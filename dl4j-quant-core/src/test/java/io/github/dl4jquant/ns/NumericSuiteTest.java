@@ -1,5 +1,6 @@
 package io.github.dl4jquant.ns;
 
+import io.github.dl4jquant.testing.TestModels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -32,8 +33,8 @@ import org.slf4j.LoggerFactory;
 
 class NumericSuiteTest {
     private static final Logger log = LoggerFactory.getLogger(NumericSuiteTest.class);
-    private static final INDArray CALIB = NsTestModels.randn(1, 512, 12);
-    private static final INDArray DATA = NsTestModels.randn(2, 256, 12);
+    private static final INDArray CALIB = TestModels.randomBatch(1, 512, 12);
+    private static final INDArray DATA = TestModels.randomBatch(2, 256, 12);
 
     private static PreparedModel prepared(ComputationGraph g) {
         return Quantizer.prepare(g, QConfigs.getDefaultQConfigMapping("onednn"), BackendConfigs.getOnednnBackendConfig())
@@ -42,7 +43,7 @@ class NumericSuiteTest {
 
     @Test
     void everyQuantizedVertexHasARowWithSensibleValues() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         NumericSuiteReport r = NumericSuite.compare(p, Quantizer.convertToReference(p), DATA);
         log.info("\n{}", r);
@@ -74,7 +75,7 @@ class NumericSuiteTest {
 
     @Test
     void firstLayerAloneEqualsEndToEndAndMatchesIndependentMath() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         NumericSuiteReport r = NumericSuite.compare(p, Quantizer.convertToReference(p), DATA);
         VertexComparison d1 = r.row("d1");
@@ -108,7 +109,7 @@ class NumericSuiteTest {
 
     @Test
     void withoutTheReportTheReferenceLayersSupplyTheQParams() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         ComputationGraph ref = Quantizer.convertToReference(p);
         NumericSuiteReport withReport = NumericSuite.compare(p, ref, DATA);
@@ -118,7 +119,7 @@ class NumericSuiteTest {
 
     @Test
     void int8ModelIsComparedWithItsStoredWeights() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         NumericSuiteReport ref = NumericSuite.compare(p, Quantizer.convertToReference(p), DATA);
         NumericSuiteReport int8 = NumericSuite.compare(g, Quantizer.convert(p), DATA);
@@ -133,7 +134,7 @@ class NumericSuiteTest {
 
     @Test
     void streamingOverBatchesGivesTheSameNumbersAsOneBatch() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         ComputationGraph ref = Quantizer.convertToReference(p);
         NumericSuiteReport whole = NumericSuite.compare(p, ref, DATA);
@@ -151,7 +152,7 @@ class NumericSuiteTest {
 
     @Test
     void reportsAreDeterministicAndSerialise() throws Exception {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);
         ComputationGraph ref = Quantizer.convertToReference(p);
         NumericSuiteReport a = NumericSuite.compare(p, ref, DATA);
@@ -172,7 +173,7 @@ class NumericSuiteTest {
 
     @Test
     void addedQuantDequantLayersAreComparedAgainstTheirVertex() {
-        ComputationGraph g = NsTestModels.residual();
+        ComputationGraph g = TestModels.residual();
         PreparedModel p = prepared(g);
         ComputationGraph ref = Quantizer.convertToReference(p);
         NumericSuiteReport r = NumericSuite.compare(p, ref, DATA);
@@ -189,7 +190,7 @@ class NumericSuiteTest {
 
     @Test
     void multiLayerNetworksAreReportedWithTheirLayerNames() {
-        PreparedModel p = Quantizer.prepare(NsTestModels.multiLayer(), QConfigs.getDefaultQConfigMapping("onednn"),
+        PreparedModel p = Quantizer.prepare(TestModels.multiLayer(), QConfigs.getDefaultQConfigMapping("onednn"),
                 BackendConfigs.getOnednnBackendConfig()).calibrate(CALIB);
         NumericSuiteReport r = NumericSuite.compare(p, Quantizer.convertToReference(p), DATA);
         assertEquals(Set.of("hidden", "classifier"), r.rows().stream().map(VertexComparison::displayName)
@@ -200,7 +201,7 @@ class NumericSuiteTest {
 
     @Test
     void badInputIsRejected() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
                 () -> NumericSuite.compare(g, g, DATA));
         assertTrue(same.getMessage().contains("nothing to compare"), same.getMessage());
@@ -210,7 +211,7 @@ class NumericSuiteTest {
                 () -> NumericSuite.compare(p, ref, null));
         assertTrue(empty.getMessage().contains("at least one example"), empty.getMessage());
         IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
-                () -> NumericSuite.compare(NsTestModels.residual(), ref, DATA));
+                () -> NumericSuite.compare(TestModels.residual(), ref, DATA));
         assertTrue(other.getMessage().contains("nothing to compare") || other.getMessage().contains("differ"),
                 other.getMessage());
     }

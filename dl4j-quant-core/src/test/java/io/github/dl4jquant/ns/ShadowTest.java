@@ -1,5 +1,6 @@
 package io.github.dl4jquant.ns;
 
+import io.github.dl4jquant.testing.TestModels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -45,10 +46,10 @@ class ShadowTest {
 
     @Test
     void perChannelWeightsWinWhereOneOutputChannelIsLarge() {
-        ComputationGraph g = NsTestModels.mlp();
+        ComputationGraph g = TestModels.mlp();
         g.getLayer("d1").getParam("W").getColumn(3).muli(40);
-        INDArray calib = NsTestModels.randn(1, 512, 12);
-        INDArray eval = NsTestModels.randn(2, 256, 12);
+        INDArray calib = TestModels.randomBatch(1, 512, 12);
+        INDArray eval = TestModels.randomBatch(2, 256, 12);
         ShadowReport r = NumericSuite.shadow(g, candidates(), BackendConfigs.getOnednnBackendConfig(), calib, eval);
         log.info("\n{}", r);
         assertEquals(List.of("per-tensor", "per-channel", "histogram", "percentile"), r.candidateNames());
@@ -70,8 +71,8 @@ class ShadowTest {
 
     @Test
     void applyBestGivesEveryVertexOfAFusedPatternTheSameQConfig() {
-        ComputationGraph g = NsTestModels.mlp();
-        INDArray calib = NsTestModels.randn(1, 256, 12);
+        ComputationGraph g = TestModels.mlp();
+        INDArray calib = TestModels.randomBatch(1, 256, 12);
         Map<String, QConfig> candidates = candidates();
         ShadowReport r = NumericSuite.shadow(g, candidates, BackendConfigs.getOnednnBackendConfig(), calib, calib);
         QConfigMapping tuned = r.applyBest(new QConfigMapping());
@@ -83,8 +84,8 @@ class ShadowTest {
 
     @Test
     void candidatesAreRequired() {
-        ComputationGraph g = NsTestModels.mlp();
-        INDArray x = NsTestModels.randn(1, 8, 12);
+        ComputationGraph g = TestModels.mlp();
+        INDArray x = TestModels.randomBatch(1, 8, 12);
         assertThrows(IllegalArgumentException.class,
                 () -> NumericSuite.shadow(g, Map.of(), BackendConfigs.getOnednnBackendConfig(), x, x));
         Map<String, QConfig> withNull = new LinkedHashMap<>();

@@ -1,4 +1,4 @@
-package io.github.dl4jquant.graph;
+package io.github.dl4jquant.testing;
 
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
@@ -18,17 +18,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
-/** Small, seeded models for graph tests. */
-final class TestModels {
+/** Small, seeded models for tests. */
+public final class TestModels {
     private TestModels() {
     }
 
-    static NeuralNetConfiguration.Builder base() {
+    public static NeuralNetConfiguration.Builder base() {
         return new NeuralNetConfiguration.Builder().seed(42).dataType(DataType.FLOAT).weightInit(WeightInit.XAVIER);
     }
 
     /** in -> d1(relu) -> d2(identity) -> act(relu) -> out(softmax). */
-    static ComputationGraph mlp() {
+    public static ComputationGraph mlp() {
         ComputationGraph g = new ComputationGraph(base().graphBuilder()
                 .addInputs("in")
                 .addLayer("d1", new DenseLayer.Builder().nIn(12).nOut(16).activation(Activation.RELU).build(), "in")
@@ -43,7 +43,7 @@ final class TestModels {
     }
 
     /** Two branches joined by a MergeVertex and an element-wise add, plus a BatchNormalization nothing matches. */
-    static ComputationGraph branchy() {
+    public static ComputationGraph branchy() {
         ComputationGraph g = new ComputationGraph(base().graphBuilder()
                 .addInputs("in")
                 .addLayer("a", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.RELU).build(), "in")
@@ -60,7 +60,7 @@ final class TestModels {
     }
 
     /** A convolution (no pattern) feeding a dense layer through DL4J's CNN-to-FF preprocessor. */
-    static ComputationGraph convThenDense() {
+    public static ComputationGraph convThenDense() {
         ComputationGraph g = new ComputationGraph(base().graphBuilder()
                 .addInputs("in")
                 .setInputTypes(InputType.convolutionalFlat(6, 6, 1))
@@ -74,7 +74,23 @@ final class TestModels {
         return g;
     }
 
-    static MultiLayerNetwork multiLayer() {
+    /** Two dense branches added element-wise, then a softmax output. */
+    public static ComputationGraph residual() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .addLayer("a", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.RELU).build(), "in")
+                .addLayer("b", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.RELU).build(), "in")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "a", "b")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "add")
+                .setOutputs("out")
+                .build());
+        g.init();
+        return g;
+    }
+
+    /** A MultiLayerNetwork with named layers "hidden" and "classifier". */
+    public static MultiLayerNetwork multiLayer() {
         MultiLayerNetwork n = new MultiLayerNetwork(base().list()
                 .layer(new DenseLayer.Builder().name("hidden").nIn(12).nOut(16).activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("classifier").nIn(16).nOut(5)
@@ -84,7 +100,7 @@ final class TestModels {
         return n;
     }
 
-    static INDArray randomBatch(long seed, int rows, int cols) {
+    public static INDArray randomBatch(long seed, int rows, int cols) {
         Nd4j.getRandom().setSeed(seed);
         return Nd4j.randn(DataType.FLOAT, rows, cols);
     }
