@@ -16,5 +16,5 @@ for threads in 1 default; do
   "${jvm[@]}" org.openjdk.jmh.Main 'InferenceBenchmark|ObserverBenchmark' -rf json \
       -rff "$out/jmh-threads-$threads.json" "$@"
 done
-"${jvm[@]}" io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
+"${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
 python3 dl4j-quant-bench/format_results.py "$out" README.md
