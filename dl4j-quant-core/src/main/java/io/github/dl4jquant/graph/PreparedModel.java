@@ -332,7 +332,7 @@ public final class PreparedModel {
         checkInputs(inputs);
         Map<String, INDArray> activations;
         try {
-            activations = graph.graph().feedForward(inputs, false);
+            activations = ForwardActivations.of(graph.graph(), inputs);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " could not be run through the "
                     + "model: " + e.getMessage(), e);

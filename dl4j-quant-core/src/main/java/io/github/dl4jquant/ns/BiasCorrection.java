@@ -5,6 +5,7 @@ import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.backendconfig.BackendConfig;
 import io.github.dl4jquant.backendconfig.BackendPatternConfig;
 import io.github.dl4jquant.graph.ConvertCustomConfig;
+import io.github.dl4jquant.graph.ForwardActivations;
 import io.github.dl4jquant.graph.PatternContext;
 import io.github.dl4jquant.graph.PatternHandler;
 import io.github.dl4jquant.graph.PatternHandlers;
@@ -54,7 +55,7 @@ public final class BiasCorrection {
         Map<String, INDArray> sums = new LinkedHashMap<>();
         long rows = 0;
         for (INDArray batch : batches) {
-            Map<String, INDArray> acts = fp32Model.feedForward(new INDArray[] {batch}, false);
+            Map<String, INDArray> acts = ForwardActivations.of(fp32Model, new INDArray[] {batch});
             for (Map.Entry<String, String> e : inputOf.entrySet()) {
                 INDArray colSum = acts.get(e.getValue()).castTo(DataType.DOUBLE).sum(0);
                 sums.merge(e.getKey(), colSum, INDArray::addi);

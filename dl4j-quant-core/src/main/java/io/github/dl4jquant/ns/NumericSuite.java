@@ -5,6 +5,7 @@ import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.backendconfig.BackendConfig;
 import io.github.dl4jquant.graph.ConvertCustomConfig;
 import io.github.dl4jquant.graph.Converter;
+import io.github.dl4jquant.graph.ForwardActivations;
 import io.github.dl4jquant.graph.GraphModel;
 import io.github.dl4jquant.graph.PrepareCustomConfig;
 import io.github.dl4jquant.graph.PreparedModel;
@@ -139,8 +140,8 @@ public final class NumericSuite {
     private static void accumulate(ComputationGraph fp32, ComputationGraph quantized, GraphAlignment alignment,
                                    INDArray[] inputs, Map<String, ErrorAccumulator> alone,
                                    Map<String, ErrorAccumulator> propagated) {
-        Map<String, INDArray> fpActs = fp32.feedForward(inputs, false);
-        Map<String, INDArray> qActs = quantized.feedForward(inputs, false);
+        Map<String, INDArray> fpActs = ForwardActivations.of(fp32, inputs);
+        Map<String, INDArray> qActs = ForwardActivations.of(quantized, inputs);
         for (GraphAlignment.Group g : alignment.groups()) {
             INDArray reference = fpActs.get(g.fp32Tensor());
             INDArray endToEnd = qActs.get(g.quantizedTensor());

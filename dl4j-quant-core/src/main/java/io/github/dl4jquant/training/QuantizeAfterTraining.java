@@ -23,8 +23,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.evaluation.classification.Evaluation;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -145,15 +143,9 @@ public final class QuantizeAfterTraining extends BaseTrainingListener {
         if (evaluationData == null) {
             return Double.NaN;
         }
-        // DL4J's own evaluate() refuses a graph whose output is not an IOutputLayer, as converted graphs may be.
         evaluationData.reset();
-        Evaluation eval = new Evaluation();
-        while (evaluationData.hasNext()) {
-            DataSet batch = evaluationData.next();
-            INDArray output = model instanceof ComputationGraph g ? g.outputSingle(batch.getFeatures())
-                    : ((MultiLayerNetwork) model).output(batch.getFeatures());
-            eval.eval(batch.getLabels(), output);
-        }
+        Evaluation eval = model instanceof ComputationGraph g ? g.evaluate(evaluationData)
+                : ((MultiLayerNetwork) model).evaluate(evaluationData);
         return eval.accuracy();
     }
 

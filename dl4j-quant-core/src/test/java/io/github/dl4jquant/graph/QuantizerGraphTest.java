@@ -7,7 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.Quantizer;
+import io.github.dl4jquant.backendconfig.DTypeConfig;
+import io.github.dl4jquant.backendconfig.BackendPatternConfig;
+import io.github.dl4jquant.backendconfig.BackendConfig;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.observer.MinMaxObserver;
@@ -223,6 +227,26 @@ class QuantizerGraphTest {
                 .calibrate(CALIB);
         assertEquals(direct.report().entry("d1").inputQParams(), p.report().entry("d1").inputQParams(),
                 "min/max statistics do not depend on how the data is batched");
+    }
+
+    @Test
+    void outputsOfVerticesFollowedByAnInPlaceActivationAreObservedBeforeIt() {
+        // A backend without the (DenseLayer, ActivationLayer) fusion observes d2's own output, which can be negative;
+        // DL4J's feedForward hands back that array after the ReLU in "act" has overwritten it in place.
+        BackendConfig denseOnly = new BackendConfig("dense_only").setBackendPatternConfig(
+                new BackendPatternConfig(DenseLayer.class)
+                        .addDtypeConfig(new DTypeConfig(QuantDType.QUINT8, QuantDType.QUINT8, QuantDType.QINT8,
+                                QuantDType.FLOAT32))
+                        .setRootModule(DenseLayer.class)
+                        .setReferenceQuantizedModule(ReferenceQuantizedDense.class));
+        QConfigMapping minMax = new QConfigMapping().setGlobal(new QConfig(MinMaxObserver.builder(),
+                QConfigs.getDefaultQConfig("onednn").weight()));
+        ComputationGraph g = TestModels.mlp();
+        PreparedModel p = Quantizer.prepare(g, minMax, denseOnly).calibrate(CALIB);
+        double d2Min = g.feedForward(new INDArray[] {CALIB}, 1, false).get("d2").minNumber().doubleValue();
+        assertTrue(d2Min < 0, "d2 is an identity dense layer: its outputs go negative");
+        assertEquals(d2Min, p.observers().get("d2").minVal()[0], 1e-6);
+        assertTrue(p.report().entry("d2").outputQParams().zeroPoint() > 0, p.report().toString());
     }
 
     @Test

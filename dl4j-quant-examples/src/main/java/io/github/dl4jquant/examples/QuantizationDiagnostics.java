@@ -1,6 +1,7 @@
 package io.github.dl4jquant.examples;
 
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.graph.ForwardActivations;
 import io.github.dl4jquant.graph.GraphModel;
 import io.github.dl4jquant.graph.PreparedModel;
 import io.github.dl4jquant.graph.ReportEntry;
@@ -45,7 +46,7 @@ public record QuantizationDiagnostics(List<ActivationHistogram> histograms, List
 
     private static List<ActivationHistogram> histograms(PreparedModel prepared, INDArray sampleBatch, int max) {
         GraphModel graph = prepared.graphModel();
-        Map<String, INDArray> fp32 = graph.graph().feedForward(sampleBatch, false);
+        Map<String, INDArray> fp32 = ForwardActivations.of(graph.graph(), new INDArray[] {sampleBatch});
         List<ActivationHistogram> histograms = new ArrayList<>();
         for (Map.Entry<String, Observer> e : prepared.observers().entrySet()) {
             Observer o = e.getValue();
