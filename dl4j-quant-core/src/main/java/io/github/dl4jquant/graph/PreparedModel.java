@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
@@ -278,17 +279,7 @@ public final class PreparedModel {
         if (data.resetSupported()) {
             data.reset();
         }
-        return calibrateAll(new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return data.hasNext();
-            }
-
-            @Override
-            public INDArray[] next() {
-                return new INDArray[] {data.next().getFeatures()};
-            }
-        });
+        return calibrateAll(mapped(data, ds -> new INDArray[] {ds.getFeatures()}));
     }
 
     /** Calibrates on every batch of {@code data}, for graphs with several inputs. */
@@ -296,17 +287,21 @@ public final class PreparedModel {
         if (data.resetSupported()) {
             data.reset();
         }
-        return calibrateAll(new Iterator<>() {
+        return calibrateAll(mapped(data, mds -> mds.getFeatures()));
+    }
+
+    private static <T> Iterator<INDArray[]> mapped(Iterator<T> batches, Function<T, INDArray[]> features) {
+        return new Iterator<>() {
             @Override
             public boolean hasNext() {
-                return data.hasNext();
+                return batches.hasNext();
             }
 
             @Override
             public INDArray[] next() {
-                return data.next().getFeatures();
+                return features.apply(batches.next());
             }
-        });
+        };
     }
 
     /** Calibrates on the given batches of a single-input model; each array is one batch {@code [n, features]}. */
