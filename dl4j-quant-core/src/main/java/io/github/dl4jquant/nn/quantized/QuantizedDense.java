@@ -3,8 +3,8 @@ package io.github.dl4jquant.nn.quantized;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
-import io.github.dl4jquant.nn.QParamsConfig;
 import io.github.dl4jquant.nn.QuantMath;
+import io.github.dl4jquant.nn.QuantizedDenseBase;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import java.util.Arrays;
 import java.util.Collection;
@@ -12,14 +12,12 @@ import java.util.Objects;
 import org.deeplearning4j.nn.api.ParamInitializer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.params.EmptyParamInitializer;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.shade.jackson.annotation.JsonIgnore;
 
 /**
  * The int8 dense layer PyTorch's {@code convert_fx} lowers a reference Linear to ({@code nnq.Linear},
@@ -49,17 +47,13 @@ import org.nd4j.shade.jackson.annotation.JsonIgnore;
  * activation exceeds 128 (see {@link io.github.dl4jquant.kernel.OneDnnInt8Gemm}); 7-bit activations
  * ({@code reduce_range}) keep the single product.
  */
-public class QuantizedDense extends FeedForwardLayer {
+public class QuantizedDense extends QuantizedDenseBase {
     /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
     public static final long MAX_N_IN = Integer.MAX_VALUE / (255L * 128);
 
     private byte[] weightInt8;
     private float[] weightScales;
     private float[] bias;
-    private boolean dynamic;
-    private boolean reduceRange;
-    private QParamsConfig inputQParamsConfig;
-    private QParamsConfig outputQParamsConfig;
 
     /** For Jackson. */
     public QuantizedDense() {
@@ -169,7 +163,7 @@ public class QuantizedDense extends FeedForwardLayer {
         if (getActivationFn() == null) {
             throw new IllegalArgumentException(name + ": no activation function" + fix);
         }
-        if (!dynamic) {
+        if (!isDynamic()) {
             QParams in = getInputQParams();
             if (in == null || in.isPerChannel()
                     || (in.dtype() != QuantDType.QUINT8 && in.dtype() != QuantDType.QINT8)) {
@@ -210,19 +204,6 @@ public class QuantizedDense extends FeedForwardLayer {
                 .build();
     }
 
-    /** Per-tensor input parameters (null when dynamic). */
-    @JsonIgnore
-    public QParams getInputQParams() {
-        return inputQParamsConfig == null ? null : inputQParamsConfig.toQParams("inputQParams of " + getLayerName());
-    }
-
-    /** Output parameters, or null when the output stays float. */
-    @JsonIgnore
-    public QParams getOutputQParams() {
-        return outputQParamsConfig == null ? null
-                : outputQParamsConfig.toQParams("outputQParams of " + getLayerName());
-    }
-
     /** The int8 weight [nIn, nOut] in row-major order (a copy). */
     public byte[] getWeightInt8() {
         return weightInt8 == null ? null : weightInt8.clone();
@@ -254,38 +235,6 @@ public class QuantizedDense extends FeedForwardLayer {
         return bias != null;
     }
 
-    public boolean isDynamic() {
-        return dynamic;
-    }
-
-    public void setDynamic(boolean dynamic) {
-        this.dynamic = dynamic;
-    }
-
-    public boolean isReduceRange() {
-        return reduceRange;
-    }
-
-    public void setReduceRange(boolean reduceRange) {
-        this.reduceRange = reduceRange;
-    }
-
-    public QParamsConfig getInputQParamsConfig() {
-        return inputQParamsConfig;
-    }
-
-    public void setInputQParamsConfig(QParamsConfig c) {
-        this.inputQParamsConfig = c;
-    }
-
-    public QParamsConfig getOutputQParamsConfig() {
-        return outputQParamsConfig;
-    }
-
-    public void setOutputQParamsConfig(QParamsConfig c) {
-        this.outputQParamsConfig = c;
-    }
-
     @Override
     public QuantizedDense clone() {
         QuantizedDense c = (QuantizedDense) super.clone();
@@ -304,34 +253,28 @@ public class QuantizedDense extends FeedForwardLayer {
             return false;
         }
         QuantizedDense q = (QuantizedDense) o;
-        return dynamic == q.dynamic && reduceRange == q.reduceRange && Arrays.equals(weightInt8, q.weightInt8)
-                && Arrays.equals(weightScales, q.weightScales) && Arrays.equals(bias, q.bias)
-                && Objects.equals(inputQParamsConfig, q.inputQParamsConfig)
-                && Objects.equals(outputQParamsConfig, q.outputQParamsConfig);
+        return Arrays.equals(weightInt8, q.weightInt8) && Arrays.equals(weightScales, q.weightScales)
+                && Arrays.equals(bias, q.bias);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(super.hashCode(), Arrays.hashCode(weightInt8), Arrays.hashCode(weightScales),
-                Arrays.hashCode(bias), dynamic, reduceRange, inputQParamsConfig, outputQParamsConfig);
+                Arrays.hashCode(bias));
     }
 
     @Override
     public String toString() {
         return "QuantizedDense(name=" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", activation="
-                + getActivationFn() + ", bias=" + (bias != null) + ", dynamic=" + dynamic + ", reduceRange="
-                + reduceRange + ", input=" + inputQParamsConfig + ", output=" + outputQParamsConfig + ")";
+                + getActivationFn() + ", bias=" + (bias != null) + ", dynamic=" + isDynamic() + ", reduceRange="
+                + isReduceRange() + ", input=" + getInputQParamsConfig() + ", output=" + getOutputQParamsConfig() + ")";
     }
 
     /** Fluent builder; {@link #fromReference} is the usual way in. */
-    public static class Builder extends FeedForwardLayer.Builder<Builder> {
+    public static class Builder extends QuantizedDenseBase.Builder<Builder> {
         private byte[] weightInt8;
         private float[] weightScales;
         private float[] bias;
-        private boolean dynamic;
-        private boolean reduceRange;
-        private QParams inputQParams;
-        private QParams outputQParams;
 
         /** The int8 weight [nIn, nOut] row-major and its nOut per-channel scales (zero points are 0). */
         public Builder weightInt8(byte[] values, float[] scales) {
@@ -343,27 +286,6 @@ public class QuantizedDense extends FeedForwardLayer {
         /** Nullable: no bias. */
         public Builder bias(float[] bias) {
             this.bias = bias == null ? null : bias.clone();
-            return this;
-        }
-
-        public Builder inputQParams(QParams q) {
-            this.inputQParams = q;
-            return this;
-        }
-
-        /** Nullable: the output stays float. */
-        public Builder outputQParams(QParams q) {
-            this.outputQParams = q;
-            return this;
-        }
-
-        public Builder dynamic(boolean dynamic) {
-            this.dynamic = dynamic;
-            return this;
-        }
-
-        public Builder reduceRange(boolean reduceRange) {
-            this.reduceRange = reduceRange;
             return this;
         }
 
@@ -380,9 +302,5 @@ public class QuantizedDense extends FeedForwardLayer {
         this.weightInt8 = b.weightInt8;
         this.weightScales = b.weightScales;
         this.bias = b.bias;
-        this.dynamic = b.dynamic;
-        this.reduceRange = b.reduceRange;
-        this.inputQParamsConfig = QParamsConfig.of(b.inputQParams);
-        this.outputQParamsConfig = QParamsConfig.of(b.outputQParams);
     }
 }

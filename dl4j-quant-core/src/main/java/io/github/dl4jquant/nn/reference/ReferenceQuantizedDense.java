@@ -3,13 +3,13 @@ package io.github.dl4jquant.nn.reference;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.nn.QParamsConfig;
+import io.github.dl4jquant.nn.QuantizedDenseBase;
 import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
 import org.deeplearning4j.nn.api.ParamInitializer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.weights.WeightInit;
@@ -43,13 +43,9 @@ import org.nd4j.shade.jackson.annotation.JsonIgnore;
  * init to ZERO (the converter always sets the weights). With {@code dynamic(true)} the input parameters come from
  * each batch's min/max ({@code quantize_per_tensor_dynamic}: quint8 [0, 255], or [0, 127] with {@code reduceRange}).
  */
-public class ReferenceQuantizedDense extends FeedForwardLayer {
+public class ReferenceQuantizedDense extends QuantizedDenseBase {
     private boolean hasBias = true;
-    private boolean dynamic;
-    private boolean reduceRange;
-    private QParamsConfig inputQParamsConfig;
     private QParamsConfig weightQParamsConfig;
-    private QParamsConfig outputQParamsConfig;
 
     /** For Jackson. */
     public ReferenceQuantizedDense() {
@@ -58,11 +54,7 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
     private ReferenceQuantizedDense(Builder b) {
         super(b);
         this.hasBias = b.hasBias;
-        this.dynamic = b.dynamic;
-        this.reduceRange = b.reduceRange;
-        this.inputQParamsConfig = QParamsConfig.of(b.inputQParams);
         this.weightQParamsConfig = QParamsConfig.of(b.weightQParams);
-        this.outputQParamsConfig = QParamsConfig.of(b.outputQParams);
         initializeConstraints(b);
         validate();
     }
@@ -77,10 +69,10 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
             throw new IllegalArgumentException(name + ": weight axis must be 0 or 1 for W [nIn, nOut] (1 = output "
                     + "channel); got " + w.axis());
         }
-        if (!dynamic && inputQParamsConfig == null) {
+        if (!isDynamic() && getInputQParamsConfig() == null) {
             throw new IllegalArgumentException(name + ": inputQParams are required unless dynamic(true)");
         }
-        if (!dynamic && getInputQParams().isPerChannel()) {
+        if (!isDynamic() && getInputQParams().isPerChannel()) {
             throw new IllegalArgumentException(name + ": inputQParams must be per tensor; got " + getInputQParams());
         }
     }
@@ -115,24 +107,11 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
                 .build();
     }
 
-    /** Per-tensor input parameters (null when dynamic). */
-    @JsonIgnore
-    public QParams getInputQParams() {
-        return inputQParamsConfig == null ? null : inputQParamsConfig.toQParams("inputQParams of " + getLayerName());
-    }
-
     /** Weight parameters: per channel (axis 1 = output channel of W [nIn, nOut]) or per tensor. */
     @JsonIgnore
     public QParams getWeightQParams() {
         return weightQParamsConfig == null ? null
                 : weightQParamsConfig.toQParams("weightQParams of " + getLayerName());
-    }
-
-    /** Output parameters, or null when the output stays float. */
-    @JsonIgnore
-    public QParams getOutputQParams() {
-        return outputQParamsConfig == null ? null
-                : outputQParamsConfig.toQParams("outputQParams of " + getLayerName());
     }
 
     public boolean hasBias() {
@@ -147,44 +126,12 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
         this.hasBias = hasBias;
     }
 
-    public boolean isDynamic() {
-        return dynamic;
-    }
-
-    public void setDynamic(boolean dynamic) {
-        this.dynamic = dynamic;
-    }
-
-    public boolean isReduceRange() {
-        return reduceRange;
-    }
-
-    public void setReduceRange(boolean reduceRange) {
-        this.reduceRange = reduceRange;
-    }
-
-    public QParamsConfig getInputQParamsConfig() {
-        return inputQParamsConfig;
-    }
-
-    public void setInputQParamsConfig(QParamsConfig c) {
-        this.inputQParamsConfig = c;
-    }
-
     public QParamsConfig getWeightQParamsConfig() {
         return weightQParamsConfig;
     }
 
     public void setWeightQParamsConfig(QParamsConfig c) {
         this.weightQParamsConfig = c;
-    }
-
-    public QParamsConfig getOutputQParamsConfig() {
-        return outputQParamsConfig;
-    }
-
-    public void setOutputQParamsConfig(QParamsConfig c) {
-        this.outputQParamsConfig = c;
     }
 
     @Override
@@ -196,34 +143,26 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
             return false;
         }
         ReferenceQuantizedDense r = (ReferenceQuantizedDense) o;
-        return hasBias == r.hasBias && dynamic == r.dynamic && reduceRange == r.reduceRange
-                && Objects.equals(inputQParamsConfig, r.inputQParamsConfig)
-                && Objects.equals(weightQParamsConfig, r.weightQParamsConfig)
-                && Objects.equals(outputQParamsConfig, r.outputQParamsConfig);
+        return hasBias == r.hasBias && Objects.equals(weightQParamsConfig, r.weightQParamsConfig);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), hasBias, dynamic, reduceRange, inputQParamsConfig, weightQParamsConfig,
-                outputQParamsConfig);
+        return Objects.hash(super.hashCode(), hasBias, weightQParamsConfig);
     }
 
     @Override
     public String toString() {
         return "ReferenceQuantizedDense(name=" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", activation="
-                + getActivationFn() + ", hasBias=" + hasBias + ", dynamic=" + dynamic + ", reduceRange=" + reduceRange
-                + ", input=" + inputQParamsConfig + ", weight=" + weightQParamsConfig + ", output="
-                + outputQParamsConfig + ")";
+                + getActivationFn() + ", hasBias=" + hasBias + ", dynamic=" + isDynamic() + ", reduceRange="
+                + isReduceRange() + ", input=" + getInputQParamsConfig() + ", weight=" + weightQParamsConfig
+                + ", output=" + getOutputQParamsConfig() + ")";
     }
 
     /** Fluent builder; see the class example. */
-    public static class Builder extends FeedForwardLayer.Builder<Builder> {
+    public static class Builder extends QuantizedDenseBase.Builder<Builder> {
         private boolean hasBias = true;
-        private boolean dynamic;
-        private boolean reduceRange;
-        private QParams inputQParams;
         private QParams weightQParams;
-        private QParams outputQParams;
 
         public Builder() {
             activation(Activation.IDENTITY);
@@ -235,32 +174,8 @@ public class ReferenceQuantizedDense extends FeedForwardLayer {
             return this;
         }
 
-        /** Per-tensor parameters of the input; ignored when dynamic. */
-        public Builder inputQParams(QParams q) {
-            this.inputQParams = q;
-            return this;
-        }
-
         public Builder weightQParams(QParams q) {
             this.weightQParams = q;
-            return this;
-        }
-
-        /** Nullable: null keeps the output in float. */
-        public Builder outputQParams(QParams q) {
-            this.outputQParams = q;
-            return this;
-        }
-
-        /** True: input parameters from each batch's min/max (quint8). */
-        public Builder dynamic(boolean dynamic) {
-            this.dynamic = dynamic;
-            return this;
-        }
-
-        /** Dynamic mode only: 7-bit activations [0, 127] as PyTorch's fbgemm/x86 engines use. */
-        public Builder reduceRange(boolean reduceRange) {
-            this.reduceRange = reduceRange;
             return this;
         }
 
