@@ -110,15 +110,17 @@ public final class Quantizer {
     }
 
     /**
-     * Dynamic int8 quantization: weights become int8 once; activations are quantized per batch from their own
-     * min/max. Needs no calibration data.
+     * Dynamic int8 quantization with x86 defaults: weights become int8 once; activations are quantized per batch from
+     * their own min/max to 7 bits, as PyTorch's x86 engine does ({@code reduce_range}). Needs no calibration data.
      */
     public static ComputationGraph quantizeDynamic(ComputationGraph model) {
-        return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping(), BackendConfigs.getX86BackendConfig()));
+        return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping("x86"),
+                BackendConfigs.getX86BackendConfig()));
     }
 
     public static ComputationGraph quantizeDynamic(MultiLayerNetwork model) {
-        return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping(), BackendConfigs.getX86BackendConfig()));
+        return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping("x86"),
+                BackendConfigs.getX86BackendConfig()));
     }
 
     /**

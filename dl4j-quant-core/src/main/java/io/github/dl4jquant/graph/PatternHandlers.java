@@ -67,6 +67,7 @@ public final class PatternHandlers {
                 .weightQParams(ctx.weightQParams())
                 .outputQParams(ctx.outputQParams())
                 .dynamic(ctx.dynamic())
+                .reduceRange(ctx.dynamic() && ctx.qconfig().activation().create().quantMax() <= 127)
                 .build();
         INDArray w = ctx.rootParams().get("W");
         INDArray b = ctx.rootParams().get("b");

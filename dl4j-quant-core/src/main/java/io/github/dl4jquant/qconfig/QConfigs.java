@@ -99,6 +99,24 @@ public final class QConfigs {
         return new QConfigMapping().setGlobal(getDefaultDynamicQConfig());
     }
 
+    /**
+     * The dynamic QConfig for {@code backend}: as {@link #getDefaultDynamicQConfig()}, with 7-bit activations
+     * {@code [0, 127]} on "x86" and "fbgemm", where PyTorch's dynamic Linear passes {@code reduce_range=True} at run
+     * time (u8*s8 pair sums then cannot saturate on CPUs without VNNI).
+     */
+    public static QConfig getDefaultDynamicQConfig(String backend) {
+        String b = normalise(backend);
+        boolean reduceRange = b.equals("x86") || b.equals("fbgemm");
+        ObserverFactory act = PlaceholderObserver.builder().dtype(QuantDType.QUINT8).quantMin(0)
+                .quantMax(reduceRange ? 127 : 255).isDynamic(true);
+        return new QConfig(act, perChannelWeight(1));
+    }
+
+    /** A mapping with {@link #getDefaultDynamicQConfig(String)} as its global QConfig. */
+    public static QConfigMapping getDefaultDynamicQConfigMapping(String backend) {
+        return new QConfigMapping().setGlobal(getDefaultDynamicQConfig(backend));
+    }
+
     /** PyTorch's {@code default_per_channel_weight_observer} on the given axis. */
     private static ObserverFactory perChannelWeight(int chAxis) {
         return PerChannelMinMaxObserver.builder().chAxis(chAxis).dtype(QuantDType.QINT8)

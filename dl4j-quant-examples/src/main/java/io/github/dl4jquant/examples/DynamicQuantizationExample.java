@@ -24,7 +24,7 @@ public final class DynamicQuantizationExample {
         ExampleData data = ExampleData.load();
         ComputationGraph fp32 = FashionMlp.cached(data);
 
-        PreparedModel prepared = Quantizer.prepare(fp32, QConfigs.getDefaultDynamicQConfigMapping(),
+        PreparedModel prepared = Quantizer.prepare(fp32, QConfigs.getDefaultDynamicQConfigMapping("x86"),
                 BackendConfigs.getX86BackendConfig());
         ComputationGraph dynamic = Quantizer.convert(prepared);   // or simply Quantizer.quantizeDynamic(fp32)
 

@@ -90,8 +90,10 @@ final class QuantizeCommand implements Callable<Integer> {
         if (data != null) {
             ModelInputs.checkFeatures(fp32, data, "calibration data");
         }
-        QConfigMapping mapping = mode == Mode.STATIC ? QConfigs.getDefaultQConfigMapping(backend)
-                : QConfigs.getDefaultDynamicQConfigMapping();
+        // PyTorch has no default qconfig for its "native" backend config; prepare_fx pairs it with the default (x86)
+        String qconfigBackend = backend.equals("native") ? "x86" : backend;
+        QConfigMapping mapping = mode == Mode.STATIC ? QConfigs.getDefaultQConfigMapping(qconfigBackend)
+                : QConfigs.getDefaultDynamicQConfigMapping(qconfigBackend);
         PreparedModel prepared = fp32.prepare(mapping, backendConfig);
         if (mode == Mode.STATIC) {
             long n = Math.min(calibrationExamples, data.numExamples());
