@@ -54,14 +54,14 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         QuantizedDense c = layerConf();
-        String name = describe();
+        Prepared p = prepared();
+        String name = p.name;
         INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), name);
         int m = (int) x.size(0);
         int n = (int) c.getNOut();
         if (m == 0) {
             return workspaceMgr.create(ArrayType.ACTIVATIONS, dataType, 0, n);
         }
-        Prepared p = prepared();
         Scratch s = scratch.get();
         s.ensure(m, p.k, n);
         float[] xs = DenseLayerSupport.readFloats(x, s.xs);
@@ -203,7 +203,11 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
 
     @Override
     public String describe() {
-        return "QuantizedDense '" + layerConf().getLayerName() + "'";
+        return describe(layerConf());
+    }
+
+    private static String describe(QuantizedDense c) {
+        return "QuantizedDense '" + c.getLayerName() + "'";
     }
 
     @Override
@@ -237,6 +241,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     }
 
     private static final class Prepared {
+        /** For error messages, built once rather than on every call. */
+        final String name;
         final Int8Gemm kernel;
         final PackedInt8Weight weight;
         final int k;
@@ -248,6 +254,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
 
         Prepared(QuantizedDense c, Int8Gemm kernel) {
             c.validate();
+            this.name = describe(c);
             this.kernel = kernel;
             this.k = (int) c.getNIn();
             int n = (int) c.getNOut();
