@@ -18,6 +18,7 @@ import java.util.function.ToDoubleFunction;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 
 /**
@@ -50,7 +51,7 @@ public final class Quantizer {
 
     public static PreparedModel prepare(ComputationGraph model, QConfigMapping qconfigMapping,
                                         BackendConfig backendConfig, PrepareCustomConfig options) {
-        requireInitialised(model.params() != null, "ComputationGraph");
+        requireInitialised(model == null ? null : model.params(), "ComputationGraph");
         return prepareCopy(GraphModel.of(model.clone(), Map.of()), qconfigMapping, backendConfig, options);
     }
 
@@ -61,7 +62,7 @@ public final class Quantizer {
 
     public static PreparedModel prepare(MultiLayerNetwork model, QConfigMapping qconfigMapping,
                                         BackendConfig backendConfig, PrepareCustomConfig options) {
-        requireInitialised(model.params() != null, "MultiLayerNetwork");
+        requireInitialised(model == null ? null : model.params(), "MultiLayerNetwork");
         GraphModel graph = GraphModel.of(model.clone().toComputationGraph(), layerNames(model));
         return prepareCopy(graph, qconfigMapping, backendConfig, options);
     }
@@ -154,10 +155,10 @@ public final class Quantizer {
                 AccuracyControl.accuracy(labelledEvaluationData), config);
     }
 
-    private static void requireInitialised(boolean initialised, String what) {
-        if (!initialised) {
-            throw new IllegalArgumentException("The " + what + " has no parameters: call init() (or train it) before "
-                    + "quantizing");
+    private static void requireInitialised(INDArray params, String what) {
+        if (params == null) {
+            throw new IllegalArgumentException("prepare needs an initialised " + what + "; got none, or one without "
+                    + "parameters: call init() (or train it) before quantizing");
         }
     }
 

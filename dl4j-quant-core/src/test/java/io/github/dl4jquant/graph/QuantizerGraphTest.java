@@ -200,6 +200,10 @@ class QuantizerGraphTest {
                         BackendConfigs.getX86BackendConfig()));
         assertTrue(nothing.getMessage().contains("Nothing to quantize"), nothing.getMessage());
 
+        IllegalArgumentException noModel = assertThrows(IllegalArgumentException.class, () -> Quantizer.prepare(
+                (ComputationGraph) null, QConfigs.getDefaultQConfigMapping("x86"), BackendConfigs.getX86BackendConfig()));
+        assertTrue(noModel.getMessage().contains("init()"), noModel.getMessage());
+
         assertEquals(before, g.params());
     }
 
