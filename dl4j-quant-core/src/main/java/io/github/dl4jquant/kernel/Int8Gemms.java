@@ -9,24 +9,33 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Picks the {@link Int8Gemm} this JVM runs: oneDNN when the loaded nd4j-native build has it and a probe product with
- * a known exact answer comes back right, otherwise the exact float fallback. Detection runs once and is logged once.
+ * Picks the int8 kernels this JVM runs, once, and logs the choice once.
+ *
+ * <p>Quantized dense layers run on {@link DnnlInt8Linear} (oneDNN primitives, everything fused) when
+ * {@link #fusedLinearEnabled()}; batches it refuses, and layers it cannot express, run Java glue around
+ * {@link #best()}: ND4J's oneDNN matmul when the loaded nd4j-native build has it and a probe product with a known
+ * exact answer comes back right, otherwise the exact float fallback.
  *
  * <pre>{@code
  * Int8Gemm gemm = Int8Gemms.best();        // detects on first call
- * Int8Gemms.bestName();                    // "onednn-int8" or "exact-float-fallback", e.g. for reports
- * // -Ddl4jquant.kernel=fallback forces the fallback; tests can also call:
+ * Int8Gemms.describe();                    // e.g. "onednn-fused-int8, general path onednn-int8 (...)"
+ * // -Ddl4jquant.kernel=auto|fused|onednn|fallback; tests can also force one GEMM (this disables the fused path):
  * Int8Gemms.override(new ExactFloatInt8Gemm());
  * Int8Gemms.clearOverride();
  * }</pre>
  */
 public final class Int8Gemms {
-    /** System property choosing the kernel: {@code auto} (default), {@code onednn} or {@code fallback}. */
+    /**
+     * System property choosing the kernels: {@code auto} (default: fused oneDNN primitives when they load, ND4J's
+     * oneDNN matmul or the exact fallback beneath), {@code fused} (require the fused primitives), {@code onednn}
+     * (ND4J's matmul with Java glue, no fused primitives) or {@code fallback} (the exact float GEMM only).
+     */
     public static final String KERNEL_PROPERTY = "dl4jquant.kernel";
 
     private static final Logger LOG = LoggerFactory.getLogger(Int8Gemms.class);
     private static volatile Int8Gemm detected;
     private static volatile Int8Gemm override;
+    private static volatile Boolean fused;
 
     private Int8Gemms() {
     }
@@ -49,6 +58,28 @@ public final class Int8Gemms {
         return d;
     }
 
+    /**
+     * True when quantized layers should run {@link DnnlInt8Linear}: the primitives loaded and passed their probe,
+     * {@code -Ddl4jquant.kernel} is {@code auto} or {@code fused}, and no GEMM is forced by {@link #override}.
+     *
+     * @throws IllegalStateException when {@code fused} was requested and the primitives are not available
+     */
+    public static boolean fusedLinearEnabled() {
+        if (override != null) {
+            return false;
+        }
+        Boolean f = fused;
+        if (f == null) {
+            synchronized (Int8Gemms.class) {
+                if (fused == null) {
+                    fused = detectFused();
+                }
+                f = fused;
+            }
+        }
+        return f;
+    }
+
     /** The name of {@link #best()}. */
     public static String bestName() {
         return best().name();
@@ -59,6 +90,12 @@ public final class Int8Gemms {
      * saturates u8*s8 pair sums, so 8-bit activations take two exact GEMMs and 7-bit ones (reduce_range) one.
      */
     public static String describe() {
+        String general = describeGeneral();
+        return fusedLinearEnabled() ? DnnlInt8Linear.NAME + " (oneDNN matmul with fused quantize, scales, bias and "
+                + "ReLU); general path " + general : general;
+    }
+
+    private static String describeGeneral() {
         Int8Gemm k = best();
         if (k instanceof OneDnnInt8Gemm && OneDnnInt8Gemm.saturatesPairs()) {
             return k.name() + " (no VNNI: 8-bit activations run as two exact GEMMs, 7-bit (reduce_range) as one)";
@@ -66,7 +103,10 @@ public final class Int8Gemms {
         return k.name();
     }
 
-    /** Makes {@link #best()} return {@code kernel} until {@link #clearOverride()} (tests, benchmarks). */
+    /**
+     * Makes {@link #best()} return {@code kernel}, and turns the fused path off, until {@link #clearOverride()}
+     * (tests, benchmarks).
+     */
     public static void override(Int8Gemm kernel) {
         if (kernel == null) {
             throw new IllegalArgumentException("Int8Gemms.override needs a kernel; use clearOverride() to reset");
@@ -90,12 +130,39 @@ public final class Int8Gemms {
         return Nd4j.getBackend().buildInfo();
     }
 
+    private static String requestedKernel() {
+        return System.getProperty(KERNEL_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
+    }
+
+    private static boolean detectFused() {
+        String requested = requestedKernel();
+        String reason = DnnlInt8Linear.unavailableReason();
+        if (requested.equals("fused") && reason != null) {
+            throw new IllegalStateException("-D" + KERNEL_PROPERTY + "=fused was requested but oneDNN's primitives "
+                    + "are not available: " + reason + ". Keep org.bytedeco:dnnl-platform on the classpath for this "
+                    + "platform, or use " + KERNEL_PROPERTY + "=auto");
+        }
+        if (!requested.equals("auto") && !requested.equals("fused")) {
+            LOG.info("fused int8 linear: off (-D{}={})", KERNEL_PROPERTY, requested);
+            return false;
+        }
+        if (reason != null) {
+            LOG.warn("fused int8 linear: unavailable because {}; quantized layers use {} with Java glue", reason,
+                    best().name());
+            return false;
+        }
+        LOG.info("fused int8 linear: {} (oneDNN matmul u8 x s8 with fused zero point, per-channel scales, bias, "
+                + "ReLU and requantization){}", DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
+                ? "; no VNNI here, so batches with activations above 128 take the exact general path" : "");
+        return true;
+    }
+
     private static Int8Gemm detect() {
         String buildInfo = nd4jBuildInfo();
         boolean hasOneDnn = buildInfo.contains("HAVE_ONEDNN");
         LOG.info("ND4J native build: {} ({})", hasOneDnn ? "with oneDNN (HAVE_ONEDNN)" : "without oneDNN",
                 buildInfo.trim().replaceAll("\\s*\\n\\s*", ", "));
-        String requested = System.getProperty(KERNEL_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
+        String requested = requestedKernel();
         switch (requested) {
             case "fallback":
                 LOG.warn("int8 GEMM kernel: {} (forced by -D{}=fallback); int8 layers run exact but slower than "
@@ -104,10 +171,11 @@ public final class Int8Gemms {
             case "onednn":
                 return requireOneDnn(hasOneDnn);
             case "auto":
+            case "fused":
                 return autoDetect(hasOneDnn);
             default:
                 throw new IllegalArgumentException("System property " + KERNEL_PROPERTY + "='" + requested
-                        + "' is not understood; accepted: auto, onednn, fallback");
+                        + "' is not understood; accepted: auto, fused, onednn, fallback");
         }
     }
 

@@ -18,7 +18,8 @@ public final class DenseLayerSupport {
     }
 
     /**
-     * The input as a contiguous 'c'-order FLOAT matrix {@code [M, nIn]} (the input itself when it already is one).
+     * The input as a contiguous 'c'-order FLOAT matrix {@code [M, nIn]} at offset 0 (the input itself when it already
+     * is one).
      *
      * @throws IllegalArgumentException naming the layer, nIn and the actual shape when it does not fit
      */
@@ -29,7 +30,7 @@ public final class DenseLayerSupport {
                     + " the preceding layer");
         }
         INDArray x = input.dataType() == DataType.FLOAT ? input : input.castTo(DataType.FLOAT);
-        return x.ordering() == 'c' && !x.isView() && x.elementWiseStride() == 1 ? x : x.dup('c');
+        return x.ordering() == 'c' && !x.isView() && x.offset() == 0 && x.elementWiseStride() == 1 ? x : x.dup('c');
     }
 
     /** Copies the values of a contiguous FLOAT array into {@code reuse} (grown when too small) and returns it. */

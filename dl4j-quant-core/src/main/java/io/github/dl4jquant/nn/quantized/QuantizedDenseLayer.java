@@ -3,6 +3,7 @@ package io.github.dl4jquant.nn.quantized;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.kernel.DnnlInt8Linear;
 import io.github.dl4jquant.kernel.Int8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.kernel.PackedInt8Weight;
@@ -25,10 +26,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * The runtime layer of {@link QuantizedDense}. Per call: one Java pass quantizes the input into bytes (tracking
- * min/max when dynamic), one int8 GEMM gives exact int32 accumulators, one Java pass applies the zero-point
- * correction, the per-channel scale, the bias, ReLU/identity and the output fake-quantization, and writes the
- * activations. Other activations run as one ND4J op in between.
+ * The runtime layer of {@link QuantizedDense}. Two paths compute the same function:
+ * <ul>
+ *   <li>fused (the fast one): {@link DnnlInt8Linear} runs the input quantization, the int8 matmul with zero point,
+ *       per-channel scales, bias and ReLU, and the output requantization as oneDNN primitives, with no Java pass over
+ *       the data (other activations: one ND4J op). Used for layers with quint8 activations when
+ *       {@link Int8Gemms#fusedLinearEnabled()}.
+ *   <li>general: one Java pass quantizes the input into bytes (tracking min/max when dynamic), one int8 GEMM
+ *       ({@link Int8Gemms#best()}) gives exact int32 accumulators, one Java pass applies the zero-point correction,
+ *       the per-channel scale, the bias, the activation and the output fake-quantization. Other activations run as
+ *       one ND4J op in between. It also takes batches holding NaN, to reject them with the element's index.
+ * </ul>
  *
  * <pre>{@code
  * INDArray y = graph.outputSingle(x);    // runs QuantizedDenseLayer.activate for the "d1" vertex
@@ -62,6 +70,14 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         if (m == 0) {
             return workspaceMgr.create(ArrayType.ACTIVATIONS, dataType, 0, n);
         }
+        if (p.fused != null) {
+            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {m, n},
+                    'c');
+            if (runFused(p, c, x, out)) {
+                return dataType == DataType.FLOAT ? out
+                        : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
+            }
+        }
         Scratch s = scratch.get();
         s.ensure(m, p.k, n);
         float[] xs = DenseLayerSupport.readFloats(x, s.xs);
@@ -74,6 +90,21 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
                 'c');
         epilogue(p, s, m, n, in, out, c.getActivationFn());
         return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
+    }
+
+    /** False when the input holds NaN: the general path then names the element in its error. */
+    private static boolean runFused(Prepared p, QuantizedDense c, INDArray x, INDArray out) {
+        QParams in = p.input;
+        if (c.isDynamic()) {
+            float[] range = p.fused.range(x);
+            if (range == null) {
+                return false;   // NaN: the general path names the element
+            }
+            in = QuantMath.dynamicQParams(range[0], range[1], c.isReduceRange(), p.name);
+        }
+        QParams o = p.output;
+        return p.fused.forward(x, in.scale(), in.zeroPoint(), o == null ? 0f : o.scale(),
+                o == null ? 0 : o.zeroPoint(), out);
     }
 
     private static QParams dynamicQParams(float[] xs, int len, boolean reduceRange, String name) {
@@ -193,9 +224,10 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     /** The immutable per-layer state; rebuilt when the process-wide kernel choice changes (tests, benchmarks). */
     private Prepared prepared() {
         Int8Gemm kernel = Int8Gemms.best();
+        boolean fusedEnabled = Int8Gemms.fusedLinearEnabled();
         Prepared p = prepared;
-        if (p == null || p.kernel != kernel) {
-            p = new Prepared(layerConf(), kernel);
+        if (p == null || p.kernel != kernel || p.fusedEnabled != fusedEnabled) {
+            p = new Prepared(layerConf(), kernel, fusedEnabled);
             prepared = p;
         }
         return p;
@@ -251,8 +283,11 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         final float[] bias;
         final QParams input;
         final QParams output;
+        final boolean fusedEnabled;
+        /** Null when this layer cannot run fused: see {@link #canFuse}. */
+        final DnnlInt8Linear fused;
 
-        Prepared(QuantizedDense c, Int8Gemm kernel) {
+        Prepared(QuantizedDense c, Int8Gemm kernel, boolean fusedEnabled) {
             c.validate();
             this.name = describe(c);
             this.kernel = kernel;
@@ -274,6 +309,18 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
             this.bias = c.hasBias() ? c.getBias() : new float[n];
             this.input = c.isDynamic() ? null : c.getInputQParams();
             this.output = c.getOutputQParams();
+            this.fusedEnabled = fusedEnabled;
+            this.fused = fusedEnabled && canFuse(c)
+                    ? new DnnlInt8Linear(w, k, n, weightScales, bias, c.getActivationFn()) : null;
+        }
+
+        /** Quint8 per-tensor activations in and out: what oneDNN's u8 matmul and reorders express. */
+        private boolean canFuse(QuantizedDense c) {
+            return (c.isDynamic() || isQuint8PerTensor(input)) && (output == null || isQuint8PerTensor(output));
+        }
+
+        private static boolean isQuint8PerTensor(QParams q) {
+            return q.dtype() == QuantDType.QUINT8 && !q.isPerChannel();
         }
     }
 

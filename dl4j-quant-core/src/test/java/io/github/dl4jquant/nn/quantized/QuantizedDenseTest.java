@@ -10,6 +10,7 @@ import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.kernel.ExactFloatInt8Gemm;
+import io.github.dl4jquant.kernel.OneDnnInt8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.NnTestSupport;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
@@ -90,8 +91,15 @@ class QuantizedDenseTest {
         ComputationGraph q = NnTestSupport.toQuantized(NnTestSupport.toReference(fp32, calib, false, true));
         ComputationGraph qFloatOut = NnTestSupport.toQuantized(NnTestSupport.toReference(fp32, calib, false, false));
         INDArray x = Nd4j.randn(DataType.FLOAT, 20, 1100).muli(2);
-        INDArray best = q.outputSingle(x).dup();
-        INDArray bestFloat = qFloatOut.outputSingle(x).dup();
+        INDArray best;
+        INDArray bestFloat;
+        Int8Gemms.override(new OneDnnInt8Gemm());   // the general path on ND4J's oneDNN matmul
+        try {
+            best = q.outputSingle(x).dup();
+            bestFloat = qFloatOut.outputSingle(x).dup();
+        } finally {
+            Int8Gemms.clearOverride();
+        }
         Int8Gemms.override(new ExactFloatInt8Gemm());
         try {
             assertArrayEquals(best.data().asFloat(), q.outputSingle(x).data().asFloat());

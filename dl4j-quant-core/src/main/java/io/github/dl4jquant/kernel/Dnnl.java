@@ -1,0 +1,117 @@
+package io.github.dl4jquant.kernel;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+
+import java.util.Arrays;
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.matmul;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * oneDNN itself, through the bytedeco {@code dnnl} presets (the same oneDNN family ND4J's '-onednn' builds link
+ * statically, but with its primitive API exposed): one CPU engine per JVM, one stream per thread, and what a probe
+ * found about the int8 kernel. Loading and probing happen once, on first use; a missing native library (a platform
+ * without the presets' binaries) makes {@link #unavailableReason()} non-null instead of failing.
+ *
+ * <pre>{@code
+ * if (Dnnl.unavailableReason() == null) {
+ *     memory.desc d = Dnnl.matrix(m, k, memory.data_type.u8);
+ * }
+ * }</pre>
+ */
+final class Dnnl {
+    private Dnnl() {
+    }
+
+    /** Null when oneDNN loaded and its int8 matmul gave exact answers; else why not. */
+    static String unavailableReason() {
+        return State.UNAVAILABLE;
+    }
+
+    /** True when the loaded kernel sums u8*s8 pairs in saturating int16 (CPUs without VNNI). */
+    static boolean saturatesPairs() {
+        return State.SATURATES;
+    }
+
+    static engine engine() {
+        return State.ENGINE;
+    }
+
+    /** oneDNN streams must not be shared between threads. */
+    static stream stream() {
+        return State.STREAM.get();
+    }
+
+    static memory.desc matrix(long rows, long cols, memory.data_type type) {
+        return new memory.desc(new long[] {rows, cols}, type, memory.format_tag.ab);
+    }
+
+    static memory.desc vector(long length, memory.data_type type) {
+        return new memory.desc(new long[] {length}, type, memory.format_tag.a);
+    }
+
+    /** A memory that owns its buffer, filled with {@code values}. */
+    static memory bytes(memory.desc desc, byte[] values) {
+        memory m = new memory(desc, engine());
+        new BytePointer(m.get_data_handle()).capacity(values.length).put(values);
+        return m;
+    }
+
+    private static final class State {
+        static final engine ENGINE;
+        static final ThreadLocal<stream> STREAM;
+        static final String UNAVAILABLE;
+        static final boolean SATURATES;
+
+        static {
+            engine e = null;
+            String reason;
+            boolean saturates = true;
+            try {
+                e = new engine(engine.kind.cpu, 0);
+                saturates = productOf(e, (byte) 255, (byte) -128, 64) != 64 * 255 * -128;
+                reason = saturates && productOf(e, (byte) 128, (byte) -128, 64) != 64 * 128 * -128
+                        ? "its u8*s8 matmul is wrong even for activations <= 128" : null;
+            } catch (Throwable t) {   // UnsatisfiedLinkError, NoClassDefFoundError, dnnl's own errors
+                reason = "oneDNN (org.bytedeco:dnnl) could not be loaded: " + t;
+            }
+            ENGINE = e;
+            UNAVAILABLE = reason;
+            SATURATES = saturates;
+            engine owner = e;
+            STREAM = ThreadLocal.withInitial(() -> new stream(owner));
+        }
+
+        /** Sum over k of x * w for constant x and w, through a plain u8 * s8 -> s32 matmul. */
+        private static int productOf(engine e, byte x, byte w, int k) {
+            byte[] xs = new byte[k];
+            byte[] ws = new byte[k];
+            Arrays.fill(xs, x);
+            Arrays.fill(ws, w);
+            memory.desc xd = new memory.desc(new long[] {1, k}, memory.data_type.u8, memory.format_tag.ab);
+            memory.desc wd = new memory.desc(new long[] {k, 1}, memory.data_type.s8, memory.format_tag.ab);
+            memory.desc zd = new memory.desc(new long[] {1, 1}, memory.data_type.s32, memory.format_tag.ab);
+            memory xm = new memory(xd, e);
+            memory wm = new memory(wd, e);
+            memory zm = new memory(zd, e);
+            new BytePointer(xm.get_data_handle()).capacity(k).put(xs);
+            new BytePointer(wm.get_data_handle()).capacity(k).put(ws);
+            IntMemoryMap args = new IntMemoryMap();
+            args.put(DNNL_ARG_SRC, xm);
+            args.put(DNNL_ARG_WEIGHTS, wm);
+            args.put(DNNL_ARG_DST, zm);
+            stream s = new stream(e);
+            new matmul(new matmul.primitive_desc(new matmul.desc(xd, wd, zd), e)).execute(s, args);
+            s._wait();
+            Pointer handle = zm.get_data_handle();
+            return new IntPointer(handle).capacity(1).get(0);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package io.github.dl4jquant.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The fused oneDNN linear against the same function computed exactly in Java (long accumulators, double epilogue):
+ * 7-bit inputs (one product) and full 8-bit inputs (on CPUs without VNNI, the split product), with and without
+ * zero points, ReLU and output requantization.
+ */
+class DnnlInt8LinearTest {
+    private static final int K = 300;
+    private static final int N = 40;
+
+    @ParameterizedTest(name = "maxQ={0} zp={1} activation={2} requantize={3} m={4} k={5} n={6}")
+    @CsvSource({
+        "127, 0, relu, true, 1, 300, 40", "127, 0, relu, true, 64, 300, 40", "255, 0, relu, true, 64, 300, 40",
+        "255, 7, identity, true, 33, 300, 40", "127, 3, identity, false, 17, 300, 40",
+        "255, 0, relu, false, 64, 300, 40", "255, 200, relu, true, 5, 300, 40", "255, 9, tanh, true, 21, 300, 40",
+        "127, 0, tanh, false, 8, 300, 40", "255, 128, relu, true, 10, 12, 16", "127, 60, relu, true, 10, 12, 16",
+        "255, 30, identity, false, 3, 7, 5"})
+    void matchesExactJavaComputation(int maxQ, int zp, String activation, boolean requantize, int m, int k, int n) {
+        assertTrue(DnnlInt8Linear.isAvailable(), "oneDnn primitives should load in this build: "
+                + DnnlInt8Linear.unavailableReason());
+        Random r = new Random(maxQ * 31L + zp + m);
+        byte[] w = new byte[k * n];
+        float[] ws = new float[n];
+        float[] b = new float[n];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (byte) (r.nextInt(256) - 128);
+        }
+        for (int j = 0; j < n; j++) {
+            ws[j] = 0.001f + 0.01f * r.nextFloat();
+            b[j] = r.nextFloat() - 0.5f;
+        }
+        float inScale = 0.05f;
+        float[] xs = new float[m * k];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (r.nextInt(maxQ + 1) - zp + (r.nextFloat() - 0.5f) * 0.9f) * inScale;
+        }
+        float outScale = requantize ? 0.3f : 0f;
+        int outZp = requantize ? 2 : 0;
+        INDArray x = Nd4j.createFromArray(xs).reshape('c', m, k);
+        INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
+        DnnlInt8Linear linear =
+                new DnnlInt8Linear(w, k, n, ws, b, Activation.fromString(activation).getActivationFunction());
+
+        assertTrue(linear.forward(x, inScale, zp, outScale, outZp, y));
+
+        double[] expected = exact(xs, m, k, n, w, ws, b, inScale, zp, activation, outScale, outZp);
+        float[] got = y.data().asFloat();
+        int identical = 0;
+        for (int i = 0; i < got.length; i++) {
+            double tolerance = requantize ? outScale * 1.0001 : 1e-5 * Math.max(1.0, Math.abs(expected[i]));
+            // tanh: nD4J's float tanh vs Math.tanh can move a value across a rounding boundary (one step) too
+            assertEquals(expected[i], got[i], tolerance, "element " + i);
+            identical += (float) expected[i] == got[i] ? 1 : 0;
+        }
+        if (requantize) {
+            assertTrue(identical >= got.length * 0.99, identical + " of " + got.length + " identical");
+        }
+    }
+
+    @Test
+    void reportsNanWithoutWritingTheOutput() {
+        DnnlInt8Linear linear = identityLayer();
+        INDArray x = Nd4j.rand(DataType.FLOAT, 3, K);
+        x.putScalar(1, 7, Float.NaN);
+        INDArray y = Nd4j.valueArrayOf(new long[] {3, N}, 42f, DataType.FLOAT);
+        assertFalse(linear.forward(x, 0.01f, 0, 0.1f, 0, y));
+        assertArrayEquals(filled(3 * N, 42f), y.data().asFloat());
+    }
+
+    @Test
+    void rangeIsComputedNatively() {
+        DnnlInt8Linear linear = identityLayer();
+        INDArray x = Nd4j.rand(DataType.FLOAT, 5, K).subi(0.25f);
+        x.putScalar(2, 3, -7f);
+        x.putScalar(4, 9, 11f);
+        assertArrayEquals(new float[] {-7f, 11f}, linear.range(x));
+        x.putScalar(0, 0, Float.NaN);
+        assertEquals(null, linear.range(x));
+    }
+
+    @Test
+    void rejectsArraysItCannotRead() {
+        DnnlInt8Linear linear = identityLayer();
+        INDArray y = Nd4j.create(DataType.FLOAT, 2, N);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> linear.forward(Nd4j.rand(DataType.FLOAT, 2, K + 1), 0.1f, 0, 0f, 0, y));
+        assertTrue(e.getMessage().contains("x must be a contiguous 'c'-order FLOAT [2, 300]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> linear.forward(Nd4j.rand(DataType.FLOAT, 2, K).dup('f'), 0.1f, 0, 0f, 0, y));
+        assertThrows(IllegalArgumentException.class,
+                () -> new DnnlInt8Linear(new byte[K * N - 1], K, N, filled(N, 0.01f), null, new ActivationIdentity()));
+    }
+
+    private static double[] exact(float[] xs, int m, int k, int n, byte[] w, float[] ws, float[] b, float inScale,
+                                  int zp,
+                                  String activation, float outScale, int outZp) {
+        float inv = 1.0f / inScale;
+        double[] out = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            int[] q = new int[k];
+            for (int t = 0; t < k; t++) {
+                q[t] = (int) Math.max(0, Math.min(255, Math.rint(xs[i * k + t] * inv) + zp));
+            }
+            for (int j = 0; j < n; j++) {
+                long acc = 0;
+                for (int t = 0; t < k; t++) {
+                    acc += (long) (q[t] - zp) * w[t * n + j];
+                }
+                double v = acc * ((double) inScale * ws[j]) + b[j];
+                v = activation.equals("relu") ? Math.max(0, v) : activation.equals("tanh") ? Math.tanh(v) : v;
+                if (outScale != 0f) {
+                    double qo = Math.max(0, Math.min(255, Math.rint(v / outScale) + outZp));
+                    v = (float) ((qo - outZp) * outScale);
+                }
+                out[i * n + j] = v;
+            }
+        }
+        return out;
+    }
+
+    private static DnnlInt8Linear identityLayer() {
+        return new DnnlInt8Linear(new byte[K * N], K, N, filled(N, 0.01f), null, new ActivationIdentity());
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+}
