@@ -149,8 +149,13 @@ public final class DnnlInt8Linear {
         if (Float.isNaN(p.sum.get(0))) {
             return false;
         }
+        boolean floatInY = !p.matmulRequantizes;
         if (Dnnl.saturatesPairs() && (p.max.get(0) & 0xFF) > MAX_SAFE_INPUT) {
-            p.split().run(s);
+            if (p.outliers().tryRun(s)) {
+                floatInY = true;
+            } else {
+                p.split().run(s);
+            }
         } else {
             p.matmul.execute(s, p.matmulArgs);
         }
@@ -160,11 +165,11 @@ public final class DnnlInt8Linear {
             if (a != y) {
                 y.assign(a);
             }
-            if (p.requantize != null) {
-                p.requantize.execute(s, p.requantizeArgs);
-            }
         }
         if (p.dequantize != null) {
+            if (floatInY) {
+                p.requantize.execute(s, p.requantizeArgs);
+            }
             p.dequantize.execute(s, p.dequantizeArgs);
         }
         s._wait();
@@ -304,7 +309,7 @@ public final class DnnlInt8Linear {
         final FloatPointer maxValue = new FloatPointer(maxValueMem.get_data_handle()).capacity(1);
         final primitive quantize;
         final primitive matmul;
-        /** f32 -> u8 after an unfused activation; null otherwise. */
+        /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
         final primitive requantize;
         /** u8 -> f32 when the output is fake-quantized; null otherwise. */
         final primitive dequantize;
@@ -322,9 +327,10 @@ public final class DnnlInt8Linear {
         final IntMemoryMap maxOfArgs;
         private final int rows;
         /** True when the matmul itself writes u8 (requantized output, no activation in between). */
-        private final boolean matmulRequantizes;
+        final boolean matmulRequantizes;
         private final memory matmulDst;
         private Split split;
+        private Outliers outliers;
         private float boundInScale = Float.NaN;
         private float boundOutScale = Float.NaN;
         private int boundInZp;
@@ -351,7 +357,7 @@ public final class DnnlInt8Linear {
             matmulArgs = matmulArgs(xU8, weights, biasAcc);
             matmulArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, quantZp);
 
-            if (fakeQuantizedOutput && !matmulRequantizes) {
+            if (fakeQuantizedOutput) {
                 requantize = reorderOf(yd, yq, true, DNNL_ARG_DST);
                 requantizeArgs = args(DNNL_ARG_SRC, yF32, DNNL_ARG_DST, yU8);
                 requantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, outQuantScale);
@@ -414,6 +420,15 @@ public final class DnnlInt8Linear {
         }
 
         /** Built on the first batch that needs it: most batches never do. */
+        Outliers outliers() {
+            if (outliers == null) {
+                outliers = new Outliers();
+                refreshScalesAndBias();
+            }
+            return outliers;
+        }
+
+        /** Built on the first batch that needs it: most batches never do. */
         Split split() {
             if (split == null) {
                 split = new Split();
@@ -463,6 +478,140 @@ public final class DnnlInt8Linear {
             new FloatPointer(biasAcc.get_data_handle()).capacity(n).put(biasInAcc);
             if (split != null) {
                 new FloatPointer(split.bias.get_data_handle()).capacity(n).put(biasFolded);
+            }
+            if (outliers != null) {
+                for (int j = 0; j < n; j++) {
+                    outliers.dequant[j] = boundInScale * weightScales[j];
+                }
+                new FloatPointer(outliers.dequantScales.get_data_handle()).capacity(n).put(outliers.dequant);
+            }
+        }
+
+        /**
+         * Inputs above 128 that are few (data a little beyond the calibrated range, the common case with 7-bit
+         * activations): the product runs on {@code min(x, 127)} and the few remainders {@code x - 127} are added
+         * exactly in Java, as integers per output row, then scaled into the output buffer, which the matmul adds
+         * through a sum post-op before its ReLU. The result is float, requantized by a reorder. Refuses (returns
+         * false) when more than {@link #MAX_OUTLIER_FRACTION} of the inputs are outliers: the dense split is then
+         * cheaper.
+         */
+        private final class Outliers {
+            static final int MAX_OUTLIER_FRACTION = 100;
+            final memory low = owned(Dnnl.matrix(rows, k, memory.data_type.u8));
+            final memory rowMaxMem = owned(Dnnl.matrix(rows, 1, memory.data_type.u8));
+            final memory dequantScales = owned(Dnnl.vector(n, memory.data_type.f32));
+            final float[] dequant = new float[n];
+            final BytePointer rowMaxes = new BytePointer(rowMaxMem.get_data_handle()).capacity(rows);
+            final BytePointer quantizedInput = new BytePointer(xU8.get_data_handle()).capacity((long) rows * k);
+            final primitive lowOf;
+            final primitive rowMaxOf;
+            final primitive product;
+            final IntMemoryMap lowArgs;
+            final IntMemoryMap rowMaxArgs;
+            final IntMemoryMap productArgs;
+            final boolean lowExact;
+            final byte[] rowMax = new byte[rows];
+            final byte[] row = new byte[k];
+            final int[] rowAcc = new int[n];
+            final float[] correction = new float[rows * n];
+            private final boolean[] dirty = new boolean[rows];
+
+            Outliers() {
+                memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
+                memory.desc lowS8 = Dnnl.matrix(rows, k, memory.data_type.s8);
+                lowOf = reorderOf(qd, lowS8, false);
+                lowArgs = args(DNNL_ARG_SRC, xU8, DNNL_ARG_DST,
+                        new memory(lowS8, Dnnl.engine(), low.get_data_handle()));
+                rowMaxOf = reductionOf(algorithm.reduction_max, qd, Dnnl.matrix(rows, 1, memory.data_type.u8));
+                rowMaxArgs = args(DNNL_ARG_SRC, xU8, DNNL_ARG_DST, rowMaxMem);
+                primitive_attr attr = new primitive_attr();
+                attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
+                attr.set_zero_points(DNNL_ARG_SRC, 0, new int[] {DNNL_RUNTIME_S32_VAL});
+                post_ops ops = new post_ops();
+                ops.append_sum();
+                if (relu) {
+                    ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
+                }
+                attr.set_post_ops(ops);
+                product = new matmul(new matmul.primitive_desc(new matmul.desc(qd,
+                        Dnnl.matrix(k, n, memory.data_type.s8), Dnnl.matrix(1, n, memory.data_type.f32),
+                        Dnnl.matrix(rows, n, memory.data_type.f32)), attr, Dnnl.engine()));
+                productArgs = args(DNNL_ARG_SRC, low, DNNL_ARG_WEIGHTS, weights);
+                productArgs.put(DNNL_ARG_BIAS, biasAcc);
+                productArgs.put(DNNL_ARG_DST, yF32);
+                productArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, dequantScales);
+                productArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, quantZp);
+                lowExact = lowMatchesJava(qd, lowS8);
+            }
+
+            boolean tryRun(stream s) {
+                if (!lowExact) {
+                    return false;
+                }
+                rowMaxOf.execute(s, rowMaxArgs);
+                s._wait();
+                rowMaxes.get(rowMax);
+                long budget = (long) rows * k / MAX_OUTLIER_FRACTION;
+                for (int i = 0; i < rows; i++) {
+                    if ((rowMax[i] & 0xFF) > SPLIT) {
+                        budget -= correctRow(i);
+                        if (budget < 0) {
+                            return false;
+                        }
+                    } else if (dirty[i]) {
+                        Arrays.fill(correction, i * n, (i + 1) * n, 0f);
+                        dirty[i] = false;
+                    }
+                }
+                new FloatPointer(yF32.get_data_handle()).capacity((long) rows * n).put(correction);
+                lowOf.execute(s, lowArgs);
+                product.execute(s, productArgs);
+                return true;
+            }
+
+            /** Writes row i's correction {@code sum_t (x - 127)+ * w[t, j] * s_in * s_w[j]}; returns the outliers. */
+            private int correctRow(int i) {
+                quantizedInput.position((long) i * k).get(row);
+                quantizedInput.position(0);
+                Arrays.fill(rowAcc, 0);
+                int count = 0;
+                for (int t = 0; t < k; t++) {
+                    int excess = (row[t] & 0xFF) - SPLIT;
+                    if (excess > 0) {
+                        count++;
+                        int w0 = t * n;
+                        for (int j = 0; j < n; j++) {
+                            rowAcc[j] += excess * weightKN[w0 + j];
+                        }
+                    }
+                }
+                int out = i * n;
+                for (int j = 0; j < n; j++) {
+                    correction[out + j] = rowAcc[j] * dequant[j];
+                }
+                dirty[i] = true;
+                return count;
+            }
+
+            /** The u8 -> s8 reorder must saturate at 127 on this shape: checked once against every byte value. */
+            private boolean lowMatchesJava(memory.desc qd, memory.desc lowS8) {
+                byte[] probe = new byte[rows * k];
+                for (int i = 0; i < probe.length; i++) {
+                    probe[i] = (byte) (i * 37 + i / 256);
+                }
+                memory in = Dnnl.bytes(qd, probe);
+                memory out = owned(lowS8);
+                stream s = Dnnl.stream();
+                lowOf.execute(s, args(DNNL_ARG_SRC, in, DNNL_ARG_DST, out));
+                s._wait();
+                byte[] got = new byte[probe.length];
+                new BytePointer(out.get_data_handle()).capacity(got.length).get(got);
+                for (int i = 0; i < probe.length; i++) {
+                    if (got[i] != (byte) Math.min(probe[i] & 0xFF, SPLIT)) {
+                        return false;
+                    }
+                }
+                return true;
             }
         }
 

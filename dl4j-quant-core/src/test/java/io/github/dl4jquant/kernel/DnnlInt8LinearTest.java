@@ -25,15 +25,20 @@ class DnnlInt8LinearTest {
     private static final int K = 300;
     private static final int N = 40;
 
-    @ParameterizedTest(name = "maxQ={0} zp={1} activation={2} requantize={3} m={4} k={5} n={6}")
+    @ParameterizedTest(name = "maxQ={0} zp={1} activation={2} requantize={3} m={4} k={5} n={6} outlierEvery={7}")
     @CsvSource({
-        "127, 0, relu, true, 1, 300, 40", "127, 0, relu, true, 64, 300, 40", "255, 0, relu, true, 64, 300, 40",
-        "255, 7, identity, true, 33, 300, 40", "127, 3, identity, false, 17, 300, 40",
-        "255, 0, relu, false, 64, 300, 40", "255, 200, relu, true, 5, 300, 40", "255, 9, tanh, true, 21, 300, 40",
-        "127, 0, tanh, false, 8, 300, 40", "255, 128, relu, true, 10, 12, 16", "127, 60, relu, true, 10, 12, 16",
-        "255, 30, identity, false, 3, 7, 5"})
-    void matchesExactJavaComputation(int maxQ, int zp, String activation, boolean requantize, int m, int k, int n) {
-        assertTrue(DnnlInt8Linear.isAvailable(), "oneDnn primitives should load in this build: "
+        "127, 0, relu, true, 1, 300, 40, 0", "127, 0, relu, true, 64, 300, 40, 0",
+        "255, 0, relu, true, 64, 300, 40, 0", "255, 7, identity, true, 33, 300, 40, 0",
+        "127, 3, identity, false, 17, 300, 40, 0", "255, 0, relu, false, 64, 300, 40, 0",
+        "255, 200, relu, true, 5, 300, 40, 0", "255, 9, tanh, true, 21, 300, 40, 0",
+        "127, 0, tanh, false, 8, 300, 40, 0", "255, 128, relu, true, 10, 12, 16, 0",
+        "127, 60, relu, true, 10, 12, 16, 0", "255, 30, identity, false, 3, 7, 5, 0",
+        "127, 0, relu, true, 64, 300, 40, 200", "127, 5, tanh, true, 16, 300, 40, 150",
+        "127, 0, identity, false, 64, 512, 256, 500", "127, 3, relu, true, 10, 12, 16, 7"
+    })
+    void matchesExactJavaComputation(int maxQ, int zp, String activation, boolean requantize, int m, int k, int n,
+                                     int outlierEvery) {
+        assertTrue(DnnlInt8Linear.isAvailable(), "oneDNN primitives should load in this build: "
                 + DnnlInt8Linear.unavailableReason());
         Random r = new Random(maxQ * 31L + zp + m);
         byte[] w = new byte[k * n];
@@ -49,7 +54,9 @@ class DnnlInt8LinearTest {
         float inScale = 0.05f;
         float[] xs = new float[m * k];
         for (int i = 0; i < xs.length; i++) {
-            xs[i] = (r.nextInt(maxQ + 1) - zp + (r.nextFloat() - 0.5f) * 0.9f) * inScale;
+            // outliers: a few inputs beyond a 7-bit calibrated range, as new data brings
+            int q = outlierEvery > 0 && i % outlierEvery == 3 ? 129 + r.nextInt(127) : r.nextInt(maxQ + 1);
+            xs[i] = (q - zp + (r.nextFloat() - 0.5f) * 0.9f) * inScale;
         }
         float outScale = requantize ? 0.3f : 0f;
         int outZp = requantize ? 2 : 0;
@@ -65,7 +72,7 @@ class DnnlInt8LinearTest {
         int identical = 0;
         for (int i = 0; i < got.length; i++) {
             double tolerance = requantize ? outScale * 1.0001 : 1e-5 * Math.max(1.0, Math.abs(expected[i]));
-            // tanh: nD4J's float tanh vs Math.tanh can move a value across a rounding boundary (one step) too
+            // tanh: ND4J's float tanh vs Math.tanh can move a value across a rounding boundary (one step) too
             assertEquals(expected[i], got[i], tolerance, "element " + i);
             identical += (float) expected[i] == got[i] ? 1 : 0;
         }
