@@ -130,7 +130,8 @@ public final class DnnlInt8Linear {
      * @param outScale  output quantization scale, or 0 for a float output without fake-quantization
      * @param outZp     output zero point (ignored when {@code outScale} is 0)
      * @param y         FLOAT {@code [m, n]}, contiguous 'c' order, offset 0; written only when this returns true
-     * @return false, leaving {@code y} untouched, when {@code x} holds NaN (callers report it)
+     * @return false, leaving {@code y} untouched, when {@code x} holds NaN (callers report it), or both +inf and
+     *         -inf, which the NaN check (a native sum) cannot tell from NaN (callers take their exact path)
      */
     public boolean forward(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y) {
         int m = (int) x.size(0);

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>{@code
  * Int8Gemm gemm = Int8Gemms.best();        // detects on first call
- * Int8Gemms.describe();                    // e.g. "onednn-fused-int8, general path onednn-int8 (...)"
+ * Int8Gemms.kernelName();                  // "onednn-fused-int8", "onednn-int8" or "exact-float-fallback"
+ * Int8Gemms.describe();                    // the same with what it means on this CPU, for reports
  * // -Ddl4jquant.kernel=auto|fused|onednn|fallback; tests can also force one GEMM (this disables the fused path):
  * Int8Gemms.override(new ExactFloatInt8Gemm());
  * Int8Gemms.clearOverride();
@@ -80,6 +81,11 @@ public final class Int8Gemms {
         return f;
     }
 
+    /** The name of the kernel quantized dense layers run on: {@link DnnlInt8Linear#NAME} or {@link #bestName()}. */
+    public static String kernelName() {
+        return fusedLinearEnabled() ? DnnlInt8Linear.NAME : bestName();
+    }
+
     /** The name of {@link #best()}. */
     public static String bestName() {
         return best().name();
@@ -90,9 +96,12 @@ public final class Int8Gemms {
      * saturates u8*s8 pair sums, so 8-bit activations take two exact GEMMs and 7-bit ones (reduce_range) one.
      */
     public static String describe() {
-        String general = describeGeneral();
-        return fusedLinearEnabled() ? DnnlInt8Linear.NAME + " (oneDNN matmul with fused quantize, scales, bias and "
-                + "ReLU); general path " + general : general;
+        if (!fusedLinearEnabled()) {
+            return describeGeneral();
+        }
+        return DnnlInt8Linear.NAME + " (oneDNN matmul with fused quantize, scales, bias, ReLU and requantize"
+                + (DnnlInt8Linear.saturatesPairs() ? "; no VNNI: activations above 128 cost an exact correction, or a "
+                + "second product when many" : "") + "; general path " + bestName() + ")";
     }
 
     private static String describeGeneral() {

@@ -82,6 +82,31 @@ class DnnlInt8LinearTest {
     }
 
     @Test
+    void infinitiesSaturateToTheQuantizedRangeAsInPyTorch() {
+        int m = 4;
+        Random r = new Random(5);
+        byte[] w = new byte[K * N];
+        r.nextBytes(w);
+        float[] ws = filled(N, 0.004f);
+        float[] xs = new float[m * K];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = r.nextFloat();
+        }
+        xs[3] = Float.POSITIVE_INFINITY;
+        xs[K + 8] = -1e30f;   // with -inf too, the sum-based NaN check reports NaN: see reportsNan...
+        INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
+        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, null, new ActivationIdentity());
+
+        assertTrue(linear.forward(Nd4j.createFromArray(xs).reshape('c', m, K), 0.01f, 2, 0f, 0, y));
+
+        double[] expected = exact(xs, m, K, N, w, ws, new float[N], 0.01f, 2, "identity", 0f, 0);
+        float[] got = y.data().asFloat();
+        for (int i = 0; i < got.length; i++) {
+            assertEquals(expected[i], got[i], 1e-5 * Math.max(1.0, Math.abs(expected[i])), "element " + i);
+        }
+    }
+
+    @Test
     void reportsNanWithoutWritingTheOutput() {
         DnnlInt8Linear linear = identityLayer();
         INDArray x = Nd4j.rand(DataType.FLOAT, 3, K);
@@ -89,6 +114,9 @@ class DnnlInt8LinearTest {
         INDArray y = Nd4j.valueArrayOf(new long[] {3, N}, 42f, DataType.FLOAT);
         assertFalse(linear.forward(x, 0.01f, 0, 0.1f, 0, y));
         assertArrayEquals(filled(3 * N, 42f), y.data().asFloat());
+        x.putScalar(1, 7, Float.POSITIVE_INFINITY);
+        x.putScalar(2, 9, Float.NEGATIVE_INFINITY);
+        assertFalse(linear.forward(x, 0.01f, 0, 0.1f, 0, y), "+inf and -inf sum to NaN: refused, not guessed");
     }
 
     @Test

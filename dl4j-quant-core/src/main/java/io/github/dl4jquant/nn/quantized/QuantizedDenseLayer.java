@@ -35,7 +35,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>general: one Java pass quantizes the input into bytes (tracking min/max when dynamic), one int8 GEMM
  *       ({@link Int8Gemms#best()}) gives exact int32 accumulators, one Java pass applies the zero-point correction,
  *       the per-channel scale, the bias, the activation and the output fake-quantization. Other activations run as
- *       one ND4J op in between. It also takes batches holding NaN, to reject them with the element's index.
+ *       one ND4J op in between. It also takes the batches the fused kernel refuses: NaN, rejected with the
+ *       element's index, and +inf with -inf in one batch, saturated.
  * </ul>
  *
  * <pre>{@code
@@ -92,7 +93,10 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
     }
 
-    /** False when the input holds NaN: the general path then names the element in its error. */
+    /**
+     * False when the fused kernel refused the input (NaN, or +inf with -inf): the general path then names the NaN
+     * element in its error, or saturates the infinities.
+     */
     private static boolean runFused(Prepared p, QuantizedDense c, INDArray x, INDArray out) {
         QParams in = p.input;
         if (c.isDynamic()) {
