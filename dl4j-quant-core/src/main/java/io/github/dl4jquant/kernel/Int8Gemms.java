@@ -92,8 +92,8 @@ public final class Int8Gemms {
     }
 
     /**
-     * {@link #best()}'s name with what it means on this CPU, for reports: e.g. that without VNNI the oneDNN kernel
-     * saturates u8*s8 pair sums, so 8-bit activations take two exact GEMMs and 7-bit ones (reduce_range) one.
+     * {@link #kernelName()} with what it means on this CPU, for reports: e.g. that without VNNI oneDNN's u8*s8 kernel
+     * is exact only up to 128, so larger activations cost a correction or a second product.
      */
     public static String describe() {
         if (!fusedLinearEnabled()) {

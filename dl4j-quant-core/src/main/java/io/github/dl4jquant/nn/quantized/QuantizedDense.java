@@ -43,9 +43,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@code QuantizedDense} with matching input parameters and the vertex is no graph output, a decision for the graph
  * converter; the float hand-over costs one dequantize and one quantize pass per layer boundary.
  *
- * <p>Kernel note: the oneDNN build bundled with ND4J M2.1 needs a split product (twice the GEMM work) when an
- * activation exceeds 128 (see {@link io.github.dl4jquant.kernel.OneDnnInt8Gemm}); 7-bit activations
- * ({@code reduce_range}) keep the single product.
+ * <p>Kernel note: the layer runs on {@link io.github.dl4jquant.kernel.DnnlInt8Linear} where it can. On CPUs without
+ * VNNI oneDNN's u8*s8 kernel is exact only for activations up to 128: 7-bit activations ({@code reduce_range}, the x86
+ * config) run in one product; values above 128 cost an exact correction, or a second product when they are many.
  */
 public class QuantizedDense extends QuantizedDenseBase {
     /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
