@@ -305,6 +305,11 @@ public final class DnnlInt8Linear {
         final memory minValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
         final memory maxValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
         final FloatPointer sum = new FloatPointer(sumMem.get_data_handle()).capacity(1);
+        final FloatPointer quantScaleValue = new FloatPointer(quantScale.get_data_handle()).capacity(1);
+        final IntPointer quantZpValue = new IntPointer(quantZp.get_data_handle()).capacity(1);
+        final FloatPointer outQuantScaleValue = new FloatPointer(outQuantScale.get_data_handle()).capacity(1);
+        final FloatPointer dequantScaleValue = new FloatPointer(dequantScale.get_data_handle()).capacity(1);
+        final IntPointer outZeroPointValue = new IntPointer(outZeroPoint.get_data_handle()).capacity(1);
         final BytePointer max = new BytePointer(maxMem.get_data_handle()).capacity(1);
         final FloatPointer minValue = new FloatPointer(minValueMem.get_data_handle()).capacity(1);
         final FloatPointer maxValue = new FloatPointer(maxValueMem.get_data_handle()).capacity(1);
@@ -447,12 +452,12 @@ public final class DnnlInt8Linear {
 
         /** Writes the runtime scales and zero points; the per-column arrays only when a qparam changed. */
         void quantizeParams(float inScale, int inZp, float outScale, int outZp) {
-            new FloatPointer(quantScale.get_data_handle()).put(0, 1.0f / inScale);
-            new IntPointer(quantZp.get_data_handle()).put(0, inZp);
+            quantScaleValue.put(0, 1.0f / inScale);
+            quantZpValue.put(0, inZp);
             if (outScale != 0f) {
-                new FloatPointer(outQuantScale.get_data_handle()).put(0, 1.0f / outScale);
-                new FloatPointer(dequantScale.get_data_handle()).put(0, outScale);
-                new IntPointer(outZeroPoint.get_data_handle()).put(0, outZp);
+                outQuantScaleValue.put(0, 1.0f / outScale);
+                dequantScaleValue.put(0, outScale);
+                outZeroPointValue.put(0, outZp);
             }
             if (inScale == boundInScale && outScale == boundOutScale && inZp == boundInZp) {
                 return;
