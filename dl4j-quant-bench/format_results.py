@@ -1,4 +1,5 @@
-"""Turns JMH JSON results (two thread settings) and the model-size report into Markdown tables in the README."""
+"""Turns JMH JSON results (two thread settings; PyTorch's too when present) and the model-size report into Markdown
+tables in the README."""
 import json
 import os
 import sys
@@ -7,28 +8,32 @@ out_dir, readme = sys.argv[1], sys.argv[2]
 START, END = "<!-- BENCHMARKS:START -->", "<!-- BENCHMARKS:END -->"
 
 
-def load(threads):
-    path = os.path.join(out_dir, f"jmh-threads-{threads}.json")
+def load(threads, prefix="jmh-threads"):
+    path = os.path.join(out_dir, f"{prefix}-{threads}.json")
     results = {}
+    if not os.path.exists(path):
+        return results
     for r in json.load(open(path)):
         name = r["benchmark"].rsplit(".", 1)
         key = (name[0].rsplit(".", 1)[1], name[1], tuple(sorted(r.get("params", {}).items())))
         m = r["primaryMetric"]
-        results[key] = (m["score"], m["scoreError"])
+        results[key] = (m["score"], float(m["scoreError"]))  # "NaN" with fewer than 3 iterations
     return results
 
 
 runs = {t: load(t) for t in ("1", "default")}
 
 
-def best(key):
-    """Fastest of the two thread settings, with its error and which setting won."""
+def best(key, runs=runs):
+    """Fastest of the two thread settings, with its error and which setting won; None if neither ran it."""
     cands = [(runs[t][key][0], runs[t][key][1], t) for t in runs if key in runs[t]]
-    return min(cands)
+    return min(cands) if cands else None
 
 
 def fmt(score_err):
     s, e, _ = score_err
+    if e != e:  # NaN: too few iterations for an error
+        return f"{s:,.0f}" if s >= 100 else f"{s:,.1f}"
     return f"{s:,.0f} ± {e:,.0f}" if s >= 100 else f"{s:,.1f} ± {e:,.1f}"
 
 
@@ -52,6 +57,32 @@ for model in models:
         lines.append(f"| {model} | {batch} | {fmt(cell['fp32'])} (threads {cell['fp32'][2]}) | "
                      + " | ".join(fmt(cell[v]) if v in cell else "-" for v in ("reference", "int8", "dynamic"))
                      + f" | {speed['int8']} | {speed['dynamic']} |")
+
+pt_runs = {t: load(t, "jmh-pytorch-threads") for t in ("1", "default")}
+if any(pt_runs.values()):
+    lines += ["", "PyTorch 1.10.2 (libtorch through the JavaCPP presets, `PyTorchBenchmark`) on the same shapes, float "
+              "in to float out, µs: fp32 is `linear` + `relu`; int8 is the static fbgemm path `torch.ao` lowers to "
+              "(`quantize_per_tensor`, `quantized::linear_relu`/`quantized::linear` on prepacked per-channel qint8 "
+              "weights, quint8 activations between layers, `dequantize`). Each cell is the best of "
+              "`OMP_NUM_THREADS=1` and the default, with the winning setting; our int8 is the int8 column above. "
+              "ours vs PyTorch = PyTorch int8 µs / our int8 µs (above 1x: ours is faster).", "",
+              "| model | batch | PyTorch fp32 | PyTorch int8 | PyTorch int8 speed-up | our int8 | ours vs PyTorch int8 |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+
+    def cell(c):
+        return f"{fmt(c)} ({c[2]})" if c else "-"
+
+    for model in models:
+        for batch in ("1", "32", "256"):
+            def key(bench, variant):
+                return (bench, "output", tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
+            pt32, pt8 = best(key("PyTorchBenchmark", "fp32"), pt_runs), best(key("PyTorchBenchmark", "int8"), pt_runs)
+            ours = best(key("InferenceBenchmark", "int8"))
+            if not pt32 and not pt8:
+                continue
+            pt_speed = f"{pt32[0] / pt8[0]:.2f}x" if pt32 and pt8 else "-"
+            vs = f"{pt8[0] / ours[0]:.2f}x" if pt8 and ours else "-"
+            lines.append(f"| {model} | {batch} | {cell(pt32)} | {cell(pt8)} | {pt_speed} | {cell(ours)} | {vs} |")
 
 obs = {}
 for t in runs:
