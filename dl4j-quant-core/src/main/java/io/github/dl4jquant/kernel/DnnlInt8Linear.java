@@ -103,7 +103,7 @@ public final class DnnlInt8Linear {
         this.bias = bias == null ? new float[n] : bias.clone();
         this.weightKN = weightKN.clone();
         this.colSums = columnSums(weightKN, k, n);
-        this.weights = Dnnl.bytes(Dnnl.matrix(k, n, memory.data_type.s8), weightKN);
+        this.weights = Dnnl.bytes(weightDesc(k, n), columnMajor(weightKN, k, n, 1));
     }
 
     /** True when oneDNN's primitives loaded here and their int8 matmul passed the start-up probe. */
@@ -215,6 +215,29 @@ public final class DnnlInt8Linear {
         }
     }
 
+    /**
+     * The weight {@code [rows, n]} stored column by column ({@code ba}): oneDNN 2.5's int8 GEMM runs about twice as
+     * fast on it as on row-major weights for one input row, and no slower for 256 (measured on 784x512 and 4096^2).
+     */
+    private static memory.desc weightDesc(long rows, int n) {
+        return new memory.desc(new long[] {rows, n}, memory.data_type.s8, memory.format_tag.ba);
+    }
+
+    /** Row-major {@code [k, n]} to column-major, each column repeated {@code times} along the reduction. */
+    private static byte[] columnMajor(byte[] w, int k, int n, int times) {
+        byte[] out = new byte[w.length * times];
+        for (int j = 0; j < n; j++) {
+            int column = j * k * times;
+            for (int r = 0; r < k; r++) {
+                byte v = w[r * n + j];
+                for (int c = 0; c < times; c++) {
+                    out[column + c * k + r] = v;
+                }
+            }
+        }
+        return out;
+    }
+
     private static long[] columnSums(byte[] w, int k, int n) {
         long[] sums = new long[n];
         for (int r = 0; r < k; r++) {
@@ -225,16 +248,13 @@ public final class DnnlInt8Linear {
         return sums;
     }
 
-    /** The weight stacked on itself, {@code [2k, n]}, built on the first split batch. */
+    /** The weight stacked on itself, {@code [2k, n]} (column-major), built on the first split batch. */
     private memory weightsTwice() {
         memory w = weightsTwice;
         if (w == null) {
             synchronized (this) {
                 if (weightsTwice == null) {
-                    byte[] twice = new byte[2 * weightKN.length];
-                    System.arraycopy(weightKN, 0, twice, 0, weightKN.length);
-                    System.arraycopy(weightKN, 0, twice, weightKN.length, weightKN.length);
-                    weightsTwice = Dnnl.bytes(Dnnl.matrix(2L * k, n, memory.data_type.s8), twice);
+                    weightsTwice = Dnnl.bytes(weightDesc(2L * k, n), columnMajor(weightKN, k, n, 2));
                 }
                 w = weightsTwice;
             }
@@ -408,7 +428,7 @@ public final class DnnlInt8Linear {
                 ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
                 mm.set_post_ops(ops);
             }
-            memory.desc wd = Dnnl.matrix(reduction, n, memory.data_type.s8);
+            memory.desc wd = weightDesc(reduction, n);
             memory.desc bd = Dnnl.matrix(1, n, memory.data_type.f32);
             memory.desc dd = Dnnl.matrix(rows, n, matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
             return new matmul(new matmul.primitive_desc(new matmul.desc(src, wd, bd, dd), mm, Dnnl.engine()));
@@ -540,7 +560,7 @@ public final class DnnlInt8Linear {
                 }
                 attr.set_post_ops(ops);
                 product = new matmul(new matmul.primitive_desc(new matmul.desc(qd,
-                        Dnnl.matrix(k, n, memory.data_type.s8), Dnnl.matrix(1, n, memory.data_type.f32),
+                        weightDesc(k, n), Dnnl.matrix(1, n, memory.data_type.f32),
                         Dnnl.matrix(rows, n, memory.data_type.f32)), attr, Dnnl.engine()));
                 productArgs = args(DNNL_ARG_SRC, low, DNNL_ARG_WEIGHTS, weights);
                 productArgs.put(DNNL_ARG_BIAS, biasAcc);
