@@ -28,7 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
+// 8 s of warm-up: C2 keeps compiling DL4J's graph code for several seconds, and on 2 cores a compiler thread that
+// preempts one of oneDNN's OpenMP threads stalls the whole parallel region (measured: 2-6 ms spikes after 2 s)
+@Warmup(iterations = 4, time = 2)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"-Dorg.bytedeco.javacpp.platform.extension=-onednn-avx2", "-Xmx4g",
     "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
