@@ -170,7 +170,8 @@ public class PyTorchBenchmark {
                     ScalarType.QInt8);
             IValueVector stack = new IValueVector(new IValue(qw), new IValue(l.bias.get()));
             Dispatcher.singleton().findSchemaOrThrow("quantized::linear_prepack", "").callBoxed(stack);
-            l.packed = stack.get(0);
+            // a copy: get(0) points into the vector's storage, which is freed with the vector
+            l.packed = new IValue(stack.get(0));
             h = l.fp32(h);
             q = qparams(h);
             l.outScale = new IValue(q[0]);

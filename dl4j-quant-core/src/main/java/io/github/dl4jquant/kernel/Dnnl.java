@@ -1,14 +1,21 @@
 package io.github.dl4jquant.kernel;
 
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_F32_VAL;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_S32_VAL;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 
 import java.util.Arrays;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.reduction;
+import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -59,9 +66,60 @@ final class Dnnl {
 
     /** A memory that owns its buffer, filled with {@code values}. */
     static memory bytes(memory.desc desc, byte[] values) {
-        memory m = new memory(desc, engine());
+        memory m = owned(desc);
         new BytePointer(m.get_data_handle()).capacity(values.length).put(values);
         return m;
+    }
+
+    /** A memory that owns its (uninitialised) buffer. */
+    static memory owned(memory.desc desc) {
+        return new memory(desc, engine());
+    }
+
+    /** A memory for a value set at run time: a scale or a zero point. */
+    static memory scalar(memory.data_type type) {
+        return owned(vector(1, type));
+    }
+
+    /** A memory whose buffer is set per call with {@code set_data_handle}, e.g. an ND4J array's. */
+    static memory unbound(memory.desc desc) {
+        return new memory(desc, engine(), null);
+    }
+
+    /** An argument map for a primitive with two arguments, e.g. {@code DNNL_ARG_SRC} and {@code DNNL_ARG_DST}. */
+    static IntMemoryMap args(int a1, memory m1, int a2, memory m2) {
+        IntMemoryMap args = new IntMemoryMap();
+        args.put(a1, m1);
+        args.put(a2, m2);
+        return args;
+    }
+
+    static primitive reductionOf(algorithm alg, memory.desc src, memory.desc dst) {
+        return new reduction(new reduction.primitive_desc(new reduction.desc(alg, src, dst, 0f, 0f), engine()));
+    }
+
+    /** A reorder whose output scale (when {@code scale}) and zero points (of the args named) are given per call. */
+    static primitive reorderOf(memory.desc src, memory.desc dst, boolean scale, int... zeroPointArgs) {
+        primitive_attr attr = new primitive_attr();
+        if (scale) {
+            attr.set_output_scales(0, new float[] {(float) DNNL_RUNTIME_F32_VAL});
+        }
+        for (int arg : zeroPointArgs) {
+            attr.set_zero_points(arg, 0, new int[] {DNNL_RUNTIME_S32_VAL});
+        }
+        return new reorder(new reorder.primitive_desc(engine(), src, engine(), dst, attr, false));
+    }
+
+    /**
+     * Probe data for checking a primitive against Java once per shape: every byte value, in a pattern that puts
+     * each at many positions and in every vector lane.
+     */
+    static byte[] everyByteValue(int length) {
+        byte[] probe = new byte[length];
+        for (int i = 0; i < length; i++) {
+            probe[i] = (byte) (i * 37 + i / 256);
+        }
+        return probe;
     }
 
     private static final class State {

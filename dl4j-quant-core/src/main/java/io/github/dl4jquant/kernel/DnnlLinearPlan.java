@@ -1,0 +1,316 @@
+package io.github.dl4jquant.kernel;
+
+import static io.github.dl4jquant.kernel.Dnnl.args;
+import static io.github.dl4jquant.kernel.Dnnl.owned;
+import static io.github.dl4jquant.kernel.Dnnl.reductionOf;
+import static io.github.dl4jquant.kernel.Dnnl.reorderOf;
+import static io.github.dl4jquant.kernel.Dnnl.scalar;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_ATTR_OUTPUT_SCALES;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_ATTR_ZERO_POINTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_F32_VAL;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_S32_VAL;
+
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.global.dnnl.algorithm;
+import org.bytedeco.dnnl.matmul;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Everything one thread needs to run one {@link DnnlInt8Linear} at one batch size: the primitives (quantize reorder,
+ * matmul, requantize and dequantize reorders, the NaN and range reductions), their memories and argument maps, and
+ * the runtime scales and zero points. Not thread safe; {@link DnnlInt8Linear} keeps one per thread and shape.
+ *
+ * <pre>{@code
+ * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true);
+ * p.bind(x, y);
+ * p.setQParams(inScale, inZp, outScale, outZp);
+ * if (p.quantizeInput(stream)) {                  // false: NaN in x
+ *     p.finish(stream, p.multiply(stream));
+ * }
+ * }</pre>
+ */
+final class DnnlLinearPlan {
+    /** Largest u8 activation whose product pairs cannot saturate int16 on kernels without VNNI. */
+    static final int MAX_SAFE_INPUT = OneDnnInt8Gemm.MAX_SAFE_INPUT;
+
+    final DnnlLinearParams params;
+    final int rows;
+    /** True when the matmul itself writes u8 (fake-quantized output, no ND4J activation in between). */
+    final boolean matmulRequantizes;
+    final memory xF32;
+    final memory xU8;
+    final memory yF32;
+    final memory matmulDst;
+    final memory outScales;
+    final memory biasAcc;
+    final memory quantZp = scalar(memory.data_type.s32);
+    final memory outZeroPoint = scalar(memory.data_type.s32);
+    /** s_in * s_w[j] per column, for the bound input scale. */
+    final float[] dequant;
+    private final memory quantScale = scalar(memory.data_type.f32);
+    private final memory outQuantScale = scalar(memory.data_type.f32);
+    private final memory dequantScale = scalar(memory.data_type.f32);
+    private final memory sumMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
+    private final memory maxMem = owned(Dnnl.matrix(1, 1, memory.data_type.u8));
+    private final memory minValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
+    private final memory maxValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
+    private final FloatPointer sum = new FloatPointer(sumMem.get_data_handle()).capacity(1);
+    private final BytePointer max = new BytePointer(maxMem.get_data_handle()).capacity(1);
+    private final FloatPointer minValue = new FloatPointer(minValueMem.get_data_handle()).capacity(1);
+    private final FloatPointer maxValue = new FloatPointer(maxValueMem.get_data_handle()).capacity(1);
+    private final FloatPointer quantScaleValue = new FloatPointer(quantScale.get_data_handle()).capacity(1);
+    private final IntPointer quantZpValue = new IntPointer(quantZp.get_data_handle()).capacity(1);
+    private final FloatPointer outQuantScaleValue = new FloatPointer(outQuantScale.get_data_handle()).capacity(1);
+    private final FloatPointer dequantScaleValue = new FloatPointer(dequantScale.get_data_handle()).capacity(1);
+    private final IntPointer outZeroPointValue = new IntPointer(outZeroPoint.get_data_handle()).capacity(1);
+    private final primitive quantize;
+    private final primitive matmul;
+    /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
+    private final primitive requantize;
+    /** u8 -> f32 when the output is fake-quantized; null otherwise. */
+    private final primitive dequantize;
+    private final primitive nanCheck;
+    private final primitive maxCheck;
+    private final primitive minOf;
+    private final primitive maxOf;
+    private final IntMemoryMap quantizeArgs;
+    private final IntMemoryMap matmulArgs;
+    private final IntMemoryMap requantizeArgs;
+    private final IntMemoryMap dequantizeArgs;
+    private final IntMemoryMap nanArgs;
+    private final IntMemoryMap maxArgs;
+    private final IntMemoryMap minArgs;
+    private final IntMemoryMap maxOfArgs;
+    private DnnlOutlierCorrection outliers;
+    private DnnlSplitProduct split;
+    private float boundInScale = Float.NaN;
+    private float boundOutScale = Float.NaN;
+    private int boundInZp;
+
+    DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput) {
+        this.params = params;
+        this.rows = rows;
+        int k = params.k();
+        int n = params.n();
+        this.matmulRequantizes = fakeQuantizedOutput && params.activation() == null;
+        this.dequant = new float[n];
+        memory.desc xd = Dnnl.matrix(rows, k, memory.data_type.f32);
+        memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
+        memory.desc yd = Dnnl.matrix(rows, n, memory.data_type.f32);
+        memory.desc yq = Dnnl.matrix(rows, n, memory.data_type.u8);
+        xF32 = Dnnl.unbound(xd);
+        xU8 = owned(qd);
+        yF32 = Dnnl.unbound(yd);
+        memory yU8 = fakeQuantizedOutput ? owned(yq) : null;
+        matmulDst = matmulRequantizes ? yU8 : yF32;
+        outScales = owned(Dnnl.vector(n, memory.data_type.f32));
+        biasAcc = owned(Dnnl.matrix(1, n, memory.data_type.f32));
+
+        quantize = reorderOf(xd, qd, true, DNNL_ARG_DST);
+        quantizeArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, xU8);
+        quantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, quantScale);
+        quantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, quantZp);
+
+        matmul = matmulOf(qd, k, true);
+        matmulArgs = matmulArgs(xU8, params.weights(), biasAcc);
+        matmulArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, quantZp);
+
+        if (fakeQuantizedOutput) {
+            requantize = reorderOf(yd, yq, true, DNNL_ARG_DST);
+            requantizeArgs = args(DNNL_ARG_SRC, yF32, DNNL_ARG_DST, yU8);
+            requantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, outQuantScale);
+            requantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, outZeroPoint);
+            dequantize = reorderOf(yq, yd, true, DNNL_ARG_SRC);
+            dequantizeArgs = args(DNNL_ARG_SRC, yU8, DNNL_ARG_DST, yF32);
+            dequantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, dequantScale);
+            dequantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, outZeroPoint);
+        } else {
+            requantize = null;
+            requantizeArgs = null;
+            dequantize = null;
+            dequantizeArgs = null;
+        }
+
+        memory.desc one = Dnnl.matrix(1, 1, memory.data_type.f32);
+        nanCheck = reductionOf(algorithm.reduction_sum, xd, one);
+        nanArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, sumMem);
+        maxCheck = reductionOf(algorithm.reduction_max, qd, Dnnl.matrix(1, 1, memory.data_type.u8));
+        maxArgs = args(DNNL_ARG_SRC, xU8, DNNL_ARG_DST, maxMem);
+        minOf = reductionOf(algorithm.reduction_min, xd, one);
+        minArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, minValueMem);
+        maxOf = reductionOf(algorithm.reduction_max, xd, one);
+        maxOfArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, maxValueMem);
+    }
+
+    /** Points the plan at this call's arrays (contiguous 'c'-order FLOAT, offset 0; checked by the caller). */
+    void bind(INDArray x, INDArray y) {
+        xF32.set_data_handle(x.data().addressPointer());
+        if (y != null) {
+            yF32.set_data_handle(y.data().addressPointer());
+        }
+    }
+
+    /** Writes the runtime scales and zero points; the per-column arrays only when a qparam changed. */
+    void setQParams(float inScale, int inZp, float outScale, int outZp) {
+        quantScaleValue.put(0, 1.0f / inScale);
+        quantZpValue.put(0, inZp);
+        if (outScale != 0f) {
+            outQuantScaleValue.put(0, 1.0f / outScale);
+            dequantScaleValue.put(0, outScale);
+            outZeroPointValue.put(0, outZp);
+        }
+        if (inScale == boundInScale && outScale == boundOutScale && inZp == boundInZp) {
+            return;
+        }
+        boundInScale = inScale;
+        boundOutScale = outScale;
+        boundInZp = inZp;
+        refreshColumns();
+    }
+
+    /** Quantizes the bound input; false when it holds NaN (or +inf with -inf) and nothing more should run. */
+    boolean quantizeInput(stream s) {
+        nanCheck.execute(s, nanArgs);
+        quantize.execute(s, quantizeArgs);
+        if (Dnnl.saturatesPairs()) {
+            maxCheck.execute(s, maxArgs);
+        }
+        s._wait();
+        return !Float.isNaN(sum.get(0));
+    }
+
+    /**
+     * Multiplies the quantized input into the bound output: one product, or on kernels that would saturate, the
+     * outlier correction or the split product.
+     *
+     * @return true when y now holds floats that {@link #finish} must still requantize
+     */
+    boolean multiply(stream s) {
+        if (Dnnl.saturatesPairs() && (max.get(0) & 0xFF) > MAX_SAFE_INPUT) {
+            if (outliers().tryRun(s)) {
+                return true;
+            }
+            split().run(s);
+        } else {
+            matmul.execute(s, matmulArgs);
+        }
+        return !matmulRequantizes;
+    }
+
+    /** Fake-quantizes the output when the layer has output qparams. */
+    void finish(stream s, boolean floatInY) {
+        if (dequantize != null) {
+            if (floatInY) {
+                requantize.execute(s, requantizeArgs);
+            }
+            dequantize.execute(s, dequantizeArgs);
+        }
+        s._wait();
+    }
+
+    /** {min, max} of the bound input, or null when it holds NaN. */
+    float[] range(stream s) {
+        nanCheck.execute(s, nanArgs);
+        minOf.execute(s, minArgs);
+        maxOf.execute(s, maxOfArgs);
+        s._wait();
+        return Float.isNaN(sum.get(0)) ? null : new float[] {minValue.get(0), maxValue.get(0)};
+    }
+
+    /**
+     * A matmul on src {@code [rows, reduction]} with this plan's per-channel scales, ReLU and output; the split
+     * product takes no zero point (folded into its bias).
+     */
+    primitive matmulOf(memory.desc src, long reduction, boolean srcZeroPoint) {
+        primitive_attr attr = new primitive_attr();
+        attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
+        if (srcZeroPoint) {
+            attr.set_zero_points(DNNL_ARG_SRC, 0, new int[] {DNNL_RUNTIME_S32_VAL});
+        }
+        if (matmulRequantizes) {
+            attr.set_zero_points(DNNL_ARG_DST, 0, new int[] {DNNL_RUNTIME_S32_VAL});
+        }
+        if (params.relu()) {
+            post_ops ops = new post_ops();
+            ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
+            attr.set_post_ops(ops);
+        }
+        int n = params.n();
+        memory.desc dst = Dnnl.matrix(rows, n, matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
+        return new matmul(new matmul.primitive_desc(new matmul.desc(src, params.weightDesc(reduction),
+                Dnnl.matrix(1, n, memory.data_type.f32), dst), attr, Dnnl.engine()));
+    }
+
+    /** The arguments of a {@link #matmulOf} primitive but the source zero point. */
+    IntMemoryMap matmulArgs(memory src, memory weights, memory bias) {
+        IntMemoryMap a = args(DNNL_ARG_SRC, src, DNNL_ARG_WEIGHTS, weights);
+        a.put(DNNL_ARG_BIAS, bias);
+        a.put(DNNL_ARG_DST, matmulDst);
+        a.put(DNNL_ARG_ATTR_OUTPUT_SCALES, outScales);
+        if (matmulRequantizes) {
+            a.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, outZeroPoint);
+        }
+        return a;
+    }
+
+    /** The bound input zero point, for the split product's folded bias. */
+    int inputZeroPoint() {
+        return boundInZp;
+    }
+
+    /** Bias per column in accumulator units, for the bound input scale. */
+    float biasInAccumulatorUnits(int column) {
+        // oneDNN 2.x adds the bias to the accumulator before scaling, so it is given in accumulator units
+        return params.bias(column) / dequant[column];
+    }
+
+    /** Built on the first batch that needs it: most batches never do. */
+    private DnnlOutlierCorrection outliers() {
+        if (outliers == null) {
+            outliers = new DnnlOutlierCorrection(this);
+            outliers.refresh();
+        }
+        return outliers;
+    }
+
+    /** Built on the first batch that needs it: most batches never do. */
+    private DnnlSplitProduct split() {
+        if (split == null) {
+            split = new DnnlSplitProduct(this);
+            split.refresh();
+        }
+        return split;
+    }
+
+    /** The per-column output scales and biases for the bound qparams, here and in the correction paths. */
+    private void refreshColumns() {
+        int n = params.n();
+        float[] scales = new float[n];
+        float[] bias = new float[n];
+        for (int j = 0; j < n; j++) {
+            dequant[j] = boundInScale * params.weightScale(j);
+            bias[j] = biasInAccumulatorUnits(j);
+            scales[j] = matmulRequantizes ? dequant[j] / boundOutScale : dequant[j];
+        }
+        new FloatPointer(outScales.get_data_handle()).capacity(n).put(scales);
+        new FloatPointer(biasAcc.get_data_handle()).capacity(n).put(bias);
+        if (outliers != null) {
+            outliers.refresh();
+        }
+        if (split != null) {
+            split.refresh();
+        }
+    }
+}
