@@ -49,7 +49,8 @@ public final class DnnlInt8Linear {
      * @param weightKN     int8 weight, row-major {@code [k, n]} (copied)
      * @param weightScales per output column (per-channel symmetric; repeat one value for per-tensor)
      * @param bias         float bias per output column, or null
-     * @param activation   ReLU is fused into the matmul; identity costs nothing; others run as an ND4J op
+     * @param activation   ReLU, tanh and sigmoid are fused into the matmul, softmax is a oneDNN primitive after it,
+     *                     identity costs nothing; others run as an ND4J op
      * @throws IllegalStateException when oneDNN's primitives are not available ({@link #unavailableReason()})
      */
     public DnnlInt8Linear(byte[] weightKN, int k, int n, float[] weightScales, float[] bias,
@@ -103,14 +104,7 @@ public final class DnnlInt8Linear {
             return false;
         }
         boolean floatInY = p.multiply(s);
-        IActivation activation = params.activation();
-        if (activation != null) {
-            s._wait();
-            INDArray a = activation.getActivation(y, false);
-            if (a != y) {
-                y.assign(a);
-            }
-        }
+        p.activate(s, y);
         p.finish(s, floatInY);
         return true;
     }

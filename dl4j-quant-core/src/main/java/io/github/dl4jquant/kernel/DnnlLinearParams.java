@@ -1,9 +1,14 @@
 package io.github.dl4jquant.kernel;
 
+import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.impl.ActivationSigmoid;
+import org.nd4j.linalg.activations.impl.ActivationSoftmax;
+import org.nd4j.linalg.activations.impl.ActivationTanH;
 
 /**
  * What one fused linear layer keeps for all threads and batch sizes (PyTorch's {@code LinearPackedParams}): the int8
@@ -12,14 +17,17 @@ import org.nd4j.linalg.activations.impl.ActivationReLU;
  *
  * <pre>{@code
  * DnnlLinearParams p = new DnnlLinearParams(wInt8KN, k, n, scales, bias, new ActivationReLU());
- * p.relu();          // true: fused into the matmul
+ * p.eltwise();       // eltwise_relu: fused into the matmul as a post-op
  * p.weights();       // s8 [k, n], column-major
  * }</pre>
  */
 final class DnnlLinearParams {
     private final int k;
     private final int n;
-    private final boolean relu;
+    /** ReLU, tanh or sigmoid as a matmul post-op; null for the others. */
+    private final algorithm eltwise;
+    private final boolean softmax;
+    /** Any other activation, applied by ND4J; null when oneDNN applies it (or identity). */
     private final IActivation activation;
     private final float[] weightScales;
     private final float[] bias;
@@ -36,8 +44,9 @@ final class DnnlLinearParams {
         }
         this.k = k;
         this.n = n;
-        this.relu = new ActivationReLU().equals(activation);
-        this.activation = relu || activation instanceof ActivationIdentity ? null : activation;
+        this.eltwise = eltwiseOf(activation);
+        this.softmax = activation instanceof ActivationSoftmax;
+        this.activation = eltwise != null || softmax || activation instanceof ActivationIdentity ? null : activation;
         this.weightScales = weightScales.clone();
         this.bias = bias == null ? new float[n] : bias.clone();
         this.weightKN = weightKN.clone();
@@ -53,14 +62,39 @@ final class DnnlLinearParams {
         return n;
     }
 
-    /** ReLU is fused into the matmul as a post-op. */
-    boolean relu() {
-        return relu;
+    /** The activation oneDNN applies as a matmul post-op (ReLU, tanh, sigmoid), or null. */
+    algorithm eltwise() {
+        return eltwise;
     }
 
-    /** Applied by ND4J between the matmul and the requantization; null for ReLU (fused) and identity. */
+    /** True when the layer ends in softmax, which a oneDNN softmax primitive applies after the matmul. */
+    boolean softmax() {
+        return softmax;
+    }
+
+    /** An activation oneDNN does not express, applied by ND4J after the matmul; null otherwise. */
     IActivation activation() {
         return activation;
+    }
+
+    /**
+     * True when the matmul can requantize its own output: ReLU commutes with the output scale, so
+     * {@code relu(s * acc) / s_out == relu(s / s_out * acc)}; tanh, sigmoid and softmax do not.
+     */
+    boolean requantizesInMatmul() {
+        return (eltwise == null || eltwise == algorithm.eltwise_relu) && !softmax && activation == null;
+    }
+
+    /** The matmul's post-ops: optionally a sum (adds what the output buffer holds), then the activation. */
+    post_ops postOps(boolean sumFirst) {
+        post_ops ops = new post_ops();
+        if (sumFirst) {
+            ops.append_sum();
+        }
+        if (eltwise != null) {
+            ops.append_eltwise(1f, eltwise, 0f, 0f);
+        }
+        return ops;
     }
 
     float weightScale(int column) {
@@ -109,8 +143,18 @@ final class DnnlLinearParams {
 
     @Override
     public String toString() {
-        return DnnlInt8Linear.NAME + "[k=" + k + ", n=" + n
-                + (relu ? ", relu" : activation != null ? ", " + activation : "") + "]";
+        String act = eltwise != null ? eltwise.toString() : softmax ? "softmax" : String.valueOf(activation);
+        return DnnlInt8Linear.NAME + "[k=" + k + ", n=" + n + ", " + act + "]";
+    }
+
+    private static algorithm eltwiseOf(IActivation activation) {
+        if (new ActivationReLU().equals(activation)) {
+            return algorithm.eltwise_relu;
+        }
+        if (activation instanceof ActivationTanH) {
+            return algorithm.eltwise_tanh;
+        }
+        return activation instanceof ActivationSigmoid ? algorithm.eltwise_logistic : null;
     }
 
     /** The weight column by column, each column repeated {@code times} along the reduction. */

@@ -16,15 +16,17 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_S32_VAL;
 
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
+import org.bytedeco.dnnl.global.dnnl.prop_kind;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.softmax_forward;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -37,7 +39,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * p.bind(x, y);
  * p.setQParams(inScale, inZp, outScale, outZp);
  * if (p.quantizeInput(stream)) {                  // false: NaN in x
- *     p.finish(stream, p.multiply(stream));
+ *     boolean floatInY = p.multiply(stream);
+ *     p.activate(stream, y);
+ *     p.finish(stream, floatInY);
  * }
  * }</pre>
  */
@@ -47,7 +51,7 @@ final class DnnlLinearPlan {
 
     final DnnlLinearParams params;
     final int rows;
-    /** True when the matmul itself writes u8 (fake-quantized output, no ND4J activation in between). */
+    /** True when the matmul itself writes u8 (fake-quantized output, activation ReLU or none). */
     final boolean matmulRequantizes;
     final memory xF32;
     final memory xU8;
@@ -81,6 +85,9 @@ final class DnnlLinearPlan {
     private final primitive requantize;
     /** u8 -> f32 when the output is fake-quantized; null otherwise. */
     private final primitive dequantize;
+    /** In place on the float output when the layer ends in softmax; null otherwise. */
+    private final primitive softmax;
+    private final IntMemoryMap softmaxArgs;
     private final primitive nanCheck;
     private final primitive maxCheck;
     private final primitive minOf;
@@ -104,7 +111,7 @@ final class DnnlLinearPlan {
         this.rows = rows;
         int k = params.k();
         int n = params.n();
-        this.matmulRequantizes = fakeQuantizedOutput && params.activation() == null;
+        this.matmulRequantizes = fakeQuantizedOutput && params.requantizesInMatmul();
         this.dequant = new float[n];
         memory.desc xd = Dnnl.matrix(rows, k, memory.data_type.f32);
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
@@ -141,6 +148,15 @@ final class DnnlLinearPlan {
             requantizeArgs = null;
             dequantize = null;
             dequantizeArgs = null;
+        }
+
+        if (params.softmax()) {
+            softmax = new softmax_forward(new softmax_forward.primitive_desc(new softmax_forward.desc(
+                    prop_kind.forward_inference, yd, 1), Dnnl.engine()));
+            softmaxArgs = args(DNNL_ARG_SRC, yF32, DNNL_ARG_DST, yF32);
+        } else {
+            softmax = null;
+            softmaxArgs = null;
         }
 
         memory.desc one = Dnnl.matrix(1, 1, memory.data_type.f32);
@@ -209,6 +225,21 @@ final class DnnlLinearPlan {
         return !matmulRequantizes;
     }
 
+    /** Applies what the matmul could not: softmax natively, other activations through ND4J on {@code y}. */
+    void activate(stream s, INDArray y) {
+        if (softmax != null) {
+            softmax.execute(s, softmaxArgs);
+        }
+        IActivation activation = params.activation();
+        if (activation != null) {
+            s._wait();
+            INDArray a = activation.getActivation(y, false);
+            if (a != y) {
+                y.assign(a);
+            }
+        }
+    }
+
     /** Fake-quantizes the output when the layer has output qparams. */
     void finish(stream s, boolean floatInY) {
         if (dequantize != null) {
@@ -242,11 +273,7 @@ final class DnnlLinearPlan {
         if (matmulRequantizes) {
             attr.set_zero_points(DNNL_ARG_DST, 0, new int[] {DNNL_RUNTIME_S32_VAL});
         }
-        if (params.relu()) {
-            post_ops ops = new post_ops();
-            ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
-            attr.set_post_ops(ops);
-        }
+        attr.set_post_ops(params.postOps(false));
         int n = params.n();
         memory.desc dst = Dnnl.matrix(rows, n, matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
         return new matmul(new matmul.primitive_desc(new matmul.desc(src, params.weightDesc(reduction),

@@ -16,7 +16,6 @@ import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.stream;
@@ -27,7 +26,7 @@ import org.bytedeco.javacpp.FloatPointer;
  * Quantized inputs above 128 that are few, on kernels that would saturate them (no VNNI): data a little beyond the
  * calibrated range, the common case with 7-bit activations. The product runs on {@code min(x, 127)}; the few
  * remainders {@code x - 127} are multiplied exactly in Java, as integers per output row, scaled, and written into the
- * output buffer, which the matmul adds through a sum post-op before its ReLU. The result is float; the plan
+ * output buffer, which the matmul adds through a sum post-op before its activation. The result is float; the plan
  * requantizes it. Refuses (and the plan falls back to {@link DnnlSplitProduct}) when more than 1 input in
  * {@value #MAX_OUTLIER_FRACTION} exceeds, or when the clamping reorder is not exact on this shape.
  *
@@ -125,17 +124,12 @@ final class DnnlOutlierCorrection {
         return true;
     }
 
-    /** dst = relu(scale * (acc + bias) + dst): the correction already in dst is added before the ReLU. */
+    /** dst = act(scale * (acc + bias) + dst): the correction already in dst is added before the activation. */
     private primitive sumThenReluMatmul(memory.desc src) {
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
         attr.set_zero_points(DNNL_ARG_SRC, 0, new int[] {DNNL_RUNTIME_S32_VAL});
-        post_ops ops = new post_ops();
-        ops.append_sum();
-        if (plan.params.relu()) {
-            ops.append_eltwise(1f, algorithm.eltwise_relu, 0f, 0f);
-        }
-        attr.set_post_ops(ops);
+        attr.set_post_ops(plan.params.postOps(true));
         return new matmul(new matmul.primitive_desc(new matmul.desc(src, plan.params.weightDesc(k),
                 Dnnl.matrix(1, n, memory.data_type.f32), Dnnl.matrix(rows, n, memory.data_type.f32)), attr,
                 Dnnl.engine()));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +35,10 @@ class DnnlInt8LinearTest {
         "127, 0, tanh, false, 8, 300, 40, 0", "255, 128, relu, true, 10, 12, 16, 0",
         "127, 60, relu, true, 10, 12, 16, 0", "255, 30, identity, false, 3, 7, 5, 0",
         "127, 0, relu, true, 64, 300, 40, 200", "127, 5, tanh, true, 16, 300, 40, 150",
-        "127, 0, identity, false, 64, 512, 256, 500", "127, 3, relu, true, 10, 12, 16, 7"
+        "127, 0, identity, false, 64, 512, 256, 500", "127, 3, relu, true, 10, 12, 16, 7",
+        "127, 0, sigmoid, true, 16, 300, 40, 0", "255, 4, sigmoid, true, 8, 300, 40, 0",
+        "127, 0, softmax, true, 16, 300, 40, 0", "127, 0, softmax, false, 4, 300, 40, 100",
+        "127, 2, tanh, true, 16, 300, 40, 90"
     })
     void matchesExactJavaComputation(int maxQ, int zp, String activation, boolean requantize, int m, int k, int n,
                                      int outlierEvery) {
@@ -72,7 +76,8 @@ class DnnlInt8LinearTest {
         int identical = 0;
         for (int i = 0; i < got.length; i++) {
             double tolerance = requantize ? outScale * 1.0001 : 1e-5 * Math.max(1.0, Math.abs(expected[i]));
-            // tanh: ND4J's float tanh vs Math.tanh can move a value across a rounding boundary (one step) too
+            // tanh, sigmoid, softmax: oneDNN's float versions vs Math's move values by float ulps, and across a
+            // rounding boundary (one step) when requantized
             assertEquals(expected[i], got[i], tolerance, "element " + i);
             identical += (float) expected[i] == got[i] ? 1 : 0;
         }
@@ -144,8 +149,7 @@ class DnnlInt8LinearTest {
     }
 
     private static double[] exact(float[] xs, int m, int k, int n, byte[] w, float[] ws, float[] b, float inScale,
-                                  int zp,
-                                  String activation, float outScale, int outZp) {
+                                  int zp, String activation, float outScale, int outZp) {
         float inv = 1.0f / inScale;
         double[] out = new double[m * n];
         for (int i = 0; i < m; i++) {
@@ -153,21 +157,46 @@ class DnnlInt8LinearTest {
             for (int t = 0; t < k; t++) {
                 q[t] = (int) Math.max(0, Math.min(255, Math.rint(xs[i * k + t] * inv) + zp));
             }
+            double[] v = new double[n];
             for (int j = 0; j < n; j++) {
                 long acc = 0;
                 for (int t = 0; t < k; t++) {
                     acc += (long) (q[t] - zp) * w[t * n + j];
                 }
-                double v = acc * ((double) inScale * ws[j]) + b[j];
-                v = activation.equals("relu") ? Math.max(0, v) : activation.equals("tanh") ? Math.tanh(v) : v;
+                v[j] = acc * ((double) inScale * ws[j]) + b[j];
+            }
+            activate(v, activation);
+            for (int j = 0; j < n; j++) {
+                double y = v[j];
                 if (outScale != 0f) {
-                    double qo = Math.max(0, Math.min(255, Math.rint(v / outScale) + outZp));
-                    v = (float) ((qo - outZp) * outScale);
+                    double qo = Math.max(0, Math.min(255, Math.rint(y / outScale) + outZp));
+                    y = (float) ((qo - outZp) * outScale);
                 }
-                out[i * n + j] = v;
+                out[i * n + j] = y;
             }
         }
         return out;
+    }
+
+    private static void activate(double[] v, String activation) {
+        switch (activation) {
+            case "relu":
+                Arrays.setAll(v, j -> Math.max(0, v[j]));
+                break;
+            case "tanh":
+                Arrays.setAll(v, j -> Math.tanh(v[j]));
+                break;
+            case "sigmoid":
+                Arrays.setAll(v, j -> 1 / (1 + Math.exp(-v[j])));
+                break;
+            case "softmax":
+                double max = Arrays.stream(v).max().orElseThrow();
+                double sum = Arrays.stream(v).map(x -> Math.exp(x - max)).sum();
+                Arrays.setAll(v, j -> Math.exp(v[j] - max) / sum);
+                break;
+            default:
+                break;
+        }
     }
 
     private static DnnlInt8Linear identityLayer() {
@@ -176,7 +205,7 @@ class DnnlInt8LinearTest {
 
     private static float[] filled(int n, float v) {
         float[] a = new float[n];
-        java.util.Arrays.fill(a, v);
+        Arrays.fill(a, v);
         return a;
     }
 }
