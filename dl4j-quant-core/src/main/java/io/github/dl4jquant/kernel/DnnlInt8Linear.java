@@ -46,7 +46,8 @@ public final class DnnlInt8Linear {
     private final ThreadLocal<Map<Long, DnnlLinearPlan>> plans = ThreadLocal.withInitial(HashMap::new);
 
     /**
-     * @param weightKN     int8 weight, row-major {@code [k, n]} (copied)
+     * @param weightKN     int8 weight, row-major {@code [k, n]}; oneDNN gets its own copy, but the array itself is kept
+     *                     (for the exact outlier correction), not copied: do not change it afterwards
      * @param weightScales per output column (per-channel symmetric; repeat one value for per-tensor)
      * @param bias         float bias per output column, or null
      * @param activation   ReLU, tanh and sigmoid are fused into the matmul, softmax is a oneDNN primitive after it,

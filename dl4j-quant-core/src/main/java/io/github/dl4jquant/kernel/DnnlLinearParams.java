@@ -49,7 +49,7 @@ final class DnnlLinearParams {
         this.activation = eltwise != null || softmax || activation instanceof ActivationIdentity ? null : activation;
         this.weightScales = weightScales.clone();
         this.bias = bias == null ? new float[n] : bias.clone();
-        this.weightKN = weightKN.clone();
+        this.weightKN = weightKN;   // kept, not copied: see DnnlInt8Linear's constructor
         this.colSums = columnSums(weightKN, k, n);
         this.weights = Dnnl.bytes(weightDesc(k), columnMajor(1));
     }

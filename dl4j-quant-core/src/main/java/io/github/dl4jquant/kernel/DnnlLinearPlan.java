@@ -26,6 +26,7 @@ import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -105,6 +106,9 @@ final class DnnlLinearPlan {
     private float boundInScale = Float.NaN;
     private float boundOutScale = Float.NaN;
     private int boundInZp;
+    /** The address of the bound input, and of the last input {@link #range} found free of NaN (0: none). */
+    private long boundInput;
+    private long nanFreeInput;
 
     DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput) {
         this.params = params;
@@ -172,7 +176,9 @@ final class DnnlLinearPlan {
 
     /** Points the plan at this call's arrays (contiguous 'c'-order FLOAT, offset 0; checked by the caller). */
     void bind(INDArray x, INDArray y) {
-        xF32.set_data_handle(x.data().addressPointer());
+        Pointer address = x.data().addressPointer();
+        boundInput = address.address();
+        xF32.set_data_handle(address);
         if (y != null) {
             yF32.set_data_handle(y.data().addressPointer());
         }
@@ -198,13 +204,17 @@ final class DnnlLinearPlan {
 
     /** Quantizes the bound input; false when it holds NaN (or +inf with -inf) and nothing more should run. */
     boolean quantizeInput(stream s) {
-        nanCheck.execute(s, nanArgs);
+        boolean checked = boundInput == nanFreeInput;
+        nanFreeInput = 0;
+        if (!checked) {
+            nanCheck.execute(s, nanArgs);
+        }
         quantize.execute(s, quantizeArgs);
         if (Dnnl.saturatesPairs()) {
             maxCheck.execute(s, maxArgs);
         }
         s._wait();
-        return !Float.isNaN(sum.get(0));
+        return checked || !Float.isNaN(sum.get(0));
     }
 
     /**
@@ -251,13 +261,20 @@ final class DnnlLinearPlan {
         s._wait();
     }
 
-    /** {min, max} of the bound input, or null when it holds NaN. */
+    /**
+     * {min, max} of the bound input, or null when it holds NaN. A NaN-free input is remembered, so that the
+     * {@link #quantizeInput} of dynamic quantization right after it does not sum it again.
+     */
     float[] range(stream s) {
         nanCheck.execute(s, nanArgs);
         minOf.execute(s, minArgs);
         maxOf.execute(s, maxOfArgs);
         s._wait();
-        return Float.isNaN(sum.get(0)) ? null : new float[] {minValue.get(0), maxValue.get(0)};
+        if (Float.isNaN(sum.get(0))) {
+            return null;
+        }
+        nanFreeInput = boundInput;
+        return new float[] {minValue.get(0), maxValue.get(0)};
     }
 
     /**

@@ -99,7 +99,7 @@ public final class Int8Gemms {
         if (!fusedLinearEnabled()) {
             return describeGeneral();
         }
-        return DnnlInt8Linear.NAME + " (oneDNN matmul with fused quantize, scales, bias, ReLU and requantize"
+        return DnnlInt8Linear.NAME + " (oneDNN matmul with fused quantize, scales, bias, activation and requantize"
                 + (DnnlInt8Linear.saturatesPairs() ? "; no VNNI: activations above 128 cost an exact correction, or a "
                 + "second product when many" : "") + "; general path " + bestName() + ")";
     }
@@ -161,8 +161,9 @@ public final class Int8Gemms {
             return false;
         }
         LOG.info("fused int8 linear: {} (oneDNN matmul u8 x s8 with fused zero point, per-channel scales, bias, "
-                + "ReLU and requantization){}", DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
-                ? "; no VNNI here, so batches with activations above 128 take the exact general path" : "");
+                + "activation and requantization){}", DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
+                ? "; no VNNI here, so activations above 128 cost an exact correction, or a second product when many"
+                : "");
         return true;
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
+import org.bytedeco.dnnl.stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -109,6 +110,33 @@ class DnnlInt8LinearTest {
         for (int i = 0; i < got.length; i++) {
             assertEquals(expected[i], got[i], 1e-5 * Math.max(1.0, Math.abs(expected[i])), "element " + i);
         }
+    }
+
+    /**
+     * Which product runs, seen through {@code multiply}'s result (float left in y means the outlier correction ran,
+     * since a ReLU layer with output qparams otherwise requantizes inside its matmul): few inputs above 128 take the
+     * correction, many take the split product, none the single matmul. Without VNNI only; with VNNI, always one.
+     */
+    @ParameterizedTest(name = "outlierEvery={0}: correction={1}")
+    @CsvSource({"0, false", "150, true", "2, false"})
+    void fewOutliersTakeTheCorrectionAndManyTheSplitProduct(int outlierEvery, boolean correctionWithoutVnni) {
+        int m = 32;
+        byte[] w = new byte[K * N];
+        new Random(3).nextBytes(w);
+        DnnlLinearParams params = new DnnlLinearParams(w, K, N, filled(N, 0.01f), null,
+                Activation.RELU.getActivationFunction());
+        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true);
+        float[] xs = new float[m * K];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = outlierEvery > 0 && i % outlierEvery == 1 ? 200 : i % 120;   // quantized with scale 1, zp 0
+        }
+        INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
+        plan.bind(Nd4j.createFromArray(xs).reshape('c', m, K), y);
+        plan.setQParams(1f, 0, 0.5f, 0);
+        stream s = Dnnl.stream();
+
+        assertTrue(plan.quantizeInput(s));
+        assertEquals(correctionWithoutVnni && DnnlInt8Linear.saturatesPairs(), plan.multiply(s));
     }
 
     @Test

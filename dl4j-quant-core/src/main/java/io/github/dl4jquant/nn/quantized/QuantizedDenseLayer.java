@@ -29,9 +29,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * The runtime layer of {@link QuantizedDense}. Two paths compute the same function:
  * <ul>
  *   <li>fused (the fast one): {@link DnnlInt8Linear} runs the input quantization, the int8 matmul with zero point,
- *       per-channel scales, bias and ReLU, and the output requantization as oneDNN primitives, with no Java pass over
- *       the data (other activations: one ND4J op). Used for layers with quint8 activations when
- *       {@link Int8Gemms#fusedLinearEnabled()}.
+ *       per-channel scales, bias and activation (ReLU, tanh, sigmoid as post-ops, softmax as a primitive, others as
+ *       one ND4J op), and the output requantization as oneDNN primitives, with no Java pass over the data. Used for
+ *       layers with quint8 per-tensor activations when {@link Int8Gemms#fusedLinearEnabled()}.
  *   <li>general: one Java pass quantizes the input into bytes (tracking min/max when dynamic), one int8 GEMM
  *       ({@link Int8Gemms#best()}) gives exact int32 accumulators, one Java pass applies the zero-point correction,
  *       the per-channel scale, the bias, the activation and the output fake-quantization. Other activations run as
@@ -87,11 +87,12 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         s.xs = xs;
         QParams in = c.isDynamic() ? dynamicQParams(xs, m * p.k, c.isReduceRange(), name) : p.input;
         quantizeInput(xs, m * p.k, in, s.xq, name);
-        p.kernel.gemmInt32(s.xq, in.dtype() == QuantDType.QUINT8, m, p.weight, s.accArray);
+        General g = p.general();
+        p.kernel.gemmInt32(s.xq, in.dtype() == QuantDType.QUINT8, m, g.weight, s.accArray);
         ((IntPointer) s.accArray.data().addressPointer()).get(s.acc, 0, m * n);
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {m, n},
                 'c');
-        epilogue(p, s, m, n, in, out, c.getActivationFn());
+        epilogue(p, g, s, m, n, in, out, c.getActivationFn());
         return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
     }
 
@@ -154,14 +155,15 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
      * y = act((acc - zp * colsum) * (s_in * s_w) + b), then the output q/dq, written into {@code out}. The
      * corrected accumulator is exact in int32 (|sum| <= 255 * 128 * nIn < 2^31); the scaling rounds once in float.
      */
-    private static void epilogue(Prepared p, Scratch s, int m, int n, QParams in, INDArray out, IActivation act) {
+    private static void epilogue(Prepared p, General g, Scratch s, int m, int n, QParams in, INDArray out,
+                                 IActivation act) {
         float sIn = in.scale();
         int zp = in.zeroPoint();
         float[] colScale = s.colScale;
         int[] colOffset = s.colOffset;
         for (int j = 0; j < n; j++) {
             colScale[j] = sIn * p.weightScales[j];
-            colOffset[j] = (int) (zp * p.colSums[j]);
+            colOffset[j] = (int) (zp * g.colSums[j]);
         }
         boolean relu = RELU.equals(act);
         boolean fused = relu || act instanceof ActivationIdentity;
@@ -278,13 +280,16 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         // no params, so no weight noise
     }
 
+    /**
+     * The immutable per-layer state. The general path's packed weight is built on first use: with the fused kernel
+     * most layers never need it, and it would hold three more copies of the int8 weight.
+     */
     private static final class Prepared {
         /** For error messages, built once rather than on every call. */
         final String name;
+        final QuantizedDense conf;
         final Int8Gemm kernel;
-        final PackedInt8Weight weight;
         final int k;
-        final long[] colSums;
         final float[] weightScales;
         final float[] bias;
         final QParams input;
@@ -292,14 +297,53 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         final boolean fusedEnabled;
         /** Null when this layer cannot run fused: see {@link #canFuse}. */
         final DnnlInt8Linear fused;
+        private volatile General general;
 
         Prepared(QuantizedDense c, Int8Gemm kernel, boolean fusedEnabled) {
             c.validate();
             this.name = describe(c);
+            this.conf = c;
             this.kernel = kernel;
             this.k = (int) c.getNIn();
             int n = (int) c.getNOut();
-            byte[] w = c.getWeightInt8();
+            this.weightScales = c.getWeightScales();
+            this.bias = c.hasBias() ? c.getBias() : new float[n];
+            this.input = c.isDynamic() ? null : c.getInputQParams();
+            this.output = c.getOutputQParams();
+            this.fusedEnabled = fusedEnabled;
+            this.fused = fusedEnabled && canFuse(c)
+                    ? new DnnlInt8Linear(c.getWeightInt8(), k, n, weightScales, bias, c.getActivationFn()) : null;
+        }
+
+        General general() {
+            General g = general;
+            if (g == null) {
+                synchronized (this) {
+                    if (general == null) {
+                        general = new General(conf.getWeightInt8(), k, (int) conf.getNOut(), kernel);
+                    }
+                    g = general;
+                }
+            }
+            return g;
+        }
+
+        /** Quint8 per-tensor activations in and out: what oneDNN's u8 matmul and reorders express. */
+        private boolean canFuse(QuantizedDense c) {
+            return (c.isDynamic() || isQuint8PerTensor(input)) && (output == null || isQuint8PerTensor(output));
+        }
+
+        private static boolean isQuint8PerTensor(QParams q) {
+            return q.dtype() == QuantDType.QUINT8 && !q.isPerChannel();
+        }
+    }
+
+    /** The general path's weight, packed for {@link Int8Gemms#best()}, and its column sums (zero-point correction). */
+    private static final class General {
+        final PackedInt8Weight weight;
+        final long[] colSums;
+
+        General(byte[] w, int k, int n, Int8Gemm kernel) {
             this.colSums = new long[n];
             for (int r = 0; r < k; r++) {
                 for (int j = 0; j < n; j++) {
@@ -311,22 +355,6 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
                 wa.data().setData(w);
                 this.weight = kernel.pack(wa);
             }
-            this.weightScales = c.getWeightScales();
-            this.bias = c.hasBias() ? c.getBias() : new float[n];
-            this.input = c.isDynamic() ? null : c.getInputQParams();
-            this.output = c.getOutputQParams();
-            this.fusedEnabled = fusedEnabled;
-            this.fused = fusedEnabled && canFuse(c)
-                    ? new DnnlInt8Linear(w, k, n, weightScales, bias, c.getActivationFn()) : null;
-        }
-
-        /** Quint8 per-tensor activations in and out: what oneDNN's u8 matmul and reorders express. */
-        private boolean canFuse(QuantizedDense c) {
-            return (c.isDynamic() || isQuint8PerTensor(input)) && (output == null || isQuint8PerTensor(output));
-        }
-
-        private static boolean isQuint8PerTensor(QParams q) {
-            return q.dtype() == QuantDType.QUINT8 && !q.isPerChannel();
         }
     }
 
