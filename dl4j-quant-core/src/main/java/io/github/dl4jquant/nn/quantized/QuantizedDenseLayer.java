@@ -1,7 +1,6 @@
 package io.github.dl4jquant.nn.quantized;
 
 import io.github.dl4jquant.QParams;
-import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.kernel.DnnlInt8Linear;
 import io.github.dl4jquant.kernel.Int8Gemm;
