@@ -13,7 +13,7 @@ EXAMPLES_JAR=${EXAMPLES_JAR:-$(ls "$target"/dl4j-quant-examples-*.jar 2>/dev/nul
 OUT_DIR=${OUT_DIR:-$target/notebooks}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
 CELL_TIMEOUT=${CELL_TIMEOUT:-600}
-RETRIES=${RETRIES:-3}
+RETRIES=${RETRIES:-6}
 # Fashion-MNIST source for ExampleData (-Ddl4jquant.data): the embedded subset by default, so run times do not depend
 # on whether Debian's dataset-fashion-mnist is installed; NOTEBOOK_DATA=auto or debian uses the full set.
 NOTEBOOK_DATA=${NOTEBOOK_DATA:-embedded}
@@ -51,7 +51,8 @@ cat > "$JUPYTER_PATH/kernels/$kernel_name/kernel.json" <<JSON
          "RJK_MIMA_CACHE": "$jhome/mima_cache"}}
 JSON
 
-# Kernel start-up still fails now and then (no kernel_info reply); those, and only those, are retried.
+# Kernel start-up still fails now and then (no kernel_info reply); those, and only those, are retried, with a growing
+# pause: one clean-clone CI run saw four failed starts in a row.
 startup_failure='Kernel didn.t respond|Kernel died before replying to kernel_info'
 
 run_one() {
@@ -76,6 +77,10 @@ run_one() {
       return 1
     fi
     echo "run-notebooks: $name: kernel did not start (attempt $attempt of $((RETRIES + 1)))" >&2
+    # failed starts come in runs (4 in a row seen once, 1 in 12 otherwise): wait a little longer each time
+    if ((attempt <= RETRIES)); then
+      sleep $((3 * attempt))
+    fi
   done
   echo "run-notebooks: $name: kernel never started in $((RETRIES + 1)) attempts; see $OUT_DIR/$name.attempt*.log" >&2
   return 1
