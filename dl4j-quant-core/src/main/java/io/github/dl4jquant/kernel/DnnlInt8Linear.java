@@ -9,12 +9,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * PyTorch's {@code quantized::linear} on oneDNN primitives: the whole quantized dense layer in native code, with no
- * Java pass over the data. Per call: a reorder quantizes the float input to u8, one matmul computes
- * {@code act(s_in * s_w[j] * (x_q - zp_in) · w + b)} with the zero point, per-channel scales, bias and ReLU fused,
- * writing either float (no output quantization) or u8 requantized to the output qparams, which a second reorder
- * dequantizes into the float output (PyTorch's reference semantics: the output is fake-quantized). Activations
- * other than ReLU and identity (sigmoid, tanh, softmax, ...) run as one ND4J op on the float matmul output, before
- * the requantization.
+ * Java pass over the data. Per call: a reorder quantizes the float input to u8, one int8 product computes
+ * {@code act(s_in * s_w[j] * (x_q - zp_in) · w + b)} with the zero point (folded into the bias), per-channel
+ * scales, bias and activation fused, writing either float (no output quantization) or u8 requantized to the output
+ * qparams, which a second reorder dequantizes into the float output (PyTorch's reference semantics: the output is
+ * fake-quantized). The product is a 1x1 convolution with the scales built in ({@link #forward}, static
+ * quantization: 2-9x faster for small batches) or a matmul taking them at run time ({@link #forwardDynamic}).
+ * Softmax runs as a oneDNN primitive after it; activations oneDNN does not express run as one ND4J op on the float
+ * product, before the requantization.
  *
  * <pre>{@code
  * DnnlInt8Linear linear = new DnnlInt8Linear(wInt8KN, k, n, weightScales, bias, new ActivationReLU());
@@ -82,7 +84,9 @@ public final class DnnlInt8Linear {
     }
 
     /**
-     * Runs the layer on {@code x} into {@code y}.
+     * Runs the layer on {@code x} into {@code y} with qparams that stay the same from call to call (static
+     * quantization): the first call per batch size and thread builds a kernel with them built in, and any change of
+     * qparams builds another (milliseconds), so qparams computed per batch belong in {@link #forwardDynamic}.
      *
      * @param x         FLOAT {@code [m, k]}, contiguous 'c' order, offset 0
      * @param inScale   input quantization scale (quint8)
@@ -94,10 +98,23 @@ public final class DnnlInt8Linear {
      *         -inf, which the NaN check (a native sum) cannot tell from NaN (callers take their exact path)
      */
     public boolean forward(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y) {
+        return run(x, inScale, inZp, outScale, outZp, y, true);
+    }
+
+    /**
+     * {@link #forward} for qparams that change from call to call (dynamic quantization, from {@link #range}): the
+     * product takes its scales at run time, with nothing rebuilt per call.
+     */
+    public boolean forwardDynamic(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y) {
+        return run(x, inScale, inZp, outScale, outZp, y, false);
+    }
+
+    private boolean run(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y,
+                        boolean fixedQParams) {
         int m = (int) x.size(0);
         check(x, m, params.k(), "x");
         check(y, m, params.n(), "y");
-        DnnlLinearPlan p = plan(m, outScale != 0f);
+        DnnlLinearPlan p = plan(m, outScale != 0f, fixedQParams);
         p.bind(x, y);
         p.setQParams(inScale, inZp, outScale, outZp);
         stream s = Dnnl.stream();
@@ -117,7 +134,7 @@ public final class DnnlInt8Linear {
     public float[] range(INDArray x) {
         int m = (int) x.size(0);
         check(x, m, params.k(), "x");
-        DnnlLinearPlan p = plan(m, false);
+        DnnlLinearPlan p = plan(m, false, false);
         p.bind(x, null);
         return p.range(Dnnl.stream());
     }
@@ -135,15 +152,15 @@ public final class DnnlInt8Linear {
         }
     }
 
-    private DnnlLinearPlan plan(int m, boolean fakeQuantizedOutput) {
+    private DnnlLinearPlan plan(int m, boolean fakeQuantizedOutput, boolean fixedQParams) {
         Map<Long, DnnlLinearPlan> byShape = plans.get();
-        long key = (long) m << 1 | (fakeQuantizedOutput ? 1 : 0);
+        long key = (long) m << 2 | (fakeQuantizedOutput ? 2 : 0) | (fixedQParams ? 1 : 0);
         DnnlLinearPlan p = byShape.get(key);
         if (p == null) {
             if (byShape.size() >= MAX_PLANS_PER_THREAD) {
                 byShape.clear();
             }
-            p = new DnnlLinearPlan(params, m, fakeQuantizedOutput);
+            p = new DnnlLinearPlan(params, m, fakeQuantizedOutput, fixedQParams);
             byShape.put(key, p);
         }
         return p;

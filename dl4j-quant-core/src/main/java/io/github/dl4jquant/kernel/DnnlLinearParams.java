@@ -1,8 +1,12 @@
 package io.github.dl4jquant.kernel;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
@@ -12,8 +16,9 @@ import org.nd4j.linalg.activations.impl.ActivationTanH;
 
 /**
  * What one fused linear layer keeps for all threads and batch sizes (PyTorch's {@code LinearPackedParams}): the int8
- * weight in oneDNN's preferred layout, its column sums, the per-channel scales, the bias and the activation.
- * Immutable but for the stacked weight of the split product, built once on first use.
+ * weight in oneDNN's preferred layouts, its column sums, the per-channel scales, the bias and the activation.
+ * Immutable but for the weight layouts built on first use: the convolution's blocked layout and the stacked weight
+ * of the split product.
  *
  * <pre>{@code
  * DnnlLinearParams p = new DnnlLinearParams(wInt8KN, k, n, scales, bias, new ActivationReLU());
@@ -35,6 +40,8 @@ final class DnnlLinearParams {
     private final long[] colSums;
     private final memory weights;
     private volatile memory weightsTwice;
+    /** The weight reordered into each blocked layout a convolution asked for (in practice one). */
+    private final List<memory> convolutionWeights = new ArrayList<>();
 
     DnnlLinearParams(byte[] weightKN, int k, int n, float[] weightScales, float[] bias, IActivation activation) {
         if (weightKN.length != (long) k * n || weightScales.length != n || (bias != null && bias.length != n)) {
@@ -131,6 +138,27 @@ final class DnnlLinearParams {
             }
         }
         return w;
+    }
+
+    /**
+     * The weight as a 1x1 convolution's {@code [n, k, 1, 1]} in the blocked layout {@code packed} that the
+     * convolution chose; reordered once per layout and shared by all threads and batch sizes.
+     */
+    synchronized memory convolutionWeights(memory.desc packed) {
+        for (memory m : convolutionWeights) {
+            if (m.get_desc().equals(packed)) {
+                return m;
+            }
+        }
+        // the column-major [k, n] bytes are n rows of k: exactly oihw
+        memory.desc oihw = new memory.desc(new long[] {n, k, 1, 1}, memory.data_type.s8, memory.format_tag.oihw);
+        memory plain = new memory(oihw, Dnnl.engine(), weights.get_data_handle());
+        memory m = Dnnl.owned(packed);
+        stream s = Dnnl.stream();
+        new reorder(plain, m).execute(s, plain, m);
+        s._wait();
+        convolutionWeights.add(m);
+        return m;
     }
 
     /**

@@ -32,11 +32,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Everything one thread needs to run one {@link DnnlInt8Linear} at one batch size: the primitives (quantize reorder,
- * matmul, requantize and dequantize reorders, the NaN and range reductions), their memories and argument maps, and
- * the runtime scales and zero points. Not thread safe; {@link DnnlInt8Linear} keeps one per thread and shape.
+ * product, requantize and dequantize reorders, the NaN and range reductions), their memories and argument maps, and
+ * the scales and zero points. The product is a matmul taking its scales at run time, or, when the plan's qparams are
+ * fixed (static quantization), the faster {@link DnnlConvolutionProduct} with them built in. Either way the input
+ * zero point is folded into the bias ({@code b / (s_in * s_w) - zp * colsum(w)}): oneDNN's own zero-point support
+ * re-reads the whole weight on every call, which made batch 1 twice as slow. Not thread safe; {@link DnnlInt8Linear}
+ * keeps one per thread and shape.
  *
  * <pre>{@code
- * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true);
+ * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true, true);
  * p.bind(x, y);
  * p.setQParams(inScale, inZp, outScale, outZp);
  * if (p.quantizeInput(stream)) {                  // false: NaN in x
@@ -59,6 +63,7 @@ final class DnnlLinearPlan {
     final memory yF32;
     final memory matmulDst;
     final memory outScales;
+    /** Bias per column in accumulator units with the input zero point folded in. */
     final memory biasAcc;
     final memory quantZp = scalar(memory.data_type.s32);
     final memory outZeroPoint = scalar(memory.data_type.s32);
@@ -81,6 +86,9 @@ final class DnnlLinearPlan {
     private final FloatPointer dequantScaleValue = new FloatPointer(dequantScale.get_data_handle()).capacity(1);
     private final IntPointer outZeroPointValue = new IntPointer(outZeroPoint.get_data_handle()).capacity(1);
     private final primitive quantize;
+    /** With qparams fixed: the convolution for the bound qparams, rebuilt when they change; else null. */
+    private final boolean fixedQParams;
+    private DnnlConvolutionProduct convolution;
     private final primitive matmul;
     /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
     private final primitive requantize;
@@ -106,13 +114,19 @@ final class DnnlLinearPlan {
     private float boundInScale = Float.NaN;
     private float boundOutScale = Float.NaN;
     private int boundInZp;
+    private int boundOutZp;
     /** The address of the bound input, and of the last input {@link #range} found free of NaN (0: none). */
     private long boundInput;
     private long nanFreeInput;
 
-    DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput) {
+    /**
+     * @param fixedQParams true when every call sets the same qparams (static quantization): the product is then a
+     *                     convolution with them built in; false for qparams that change per call (dynamic)
+     */
+    DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput, boolean fixedQParams) {
         this.params = params;
         this.rows = rows;
+        this.fixedQParams = fixedQParams;
         int k = params.k();
         int n = params.n();
         this.matmulRequantizes = fakeQuantizedOutput && params.requantizesInMatmul();
@@ -134,9 +148,8 @@ final class DnnlLinearPlan {
         quantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, quantScale);
         quantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, quantZp);
 
-        matmul = matmulOf(qd, k, true);
+        matmul = matmulOf(qd, k);
         matmulArgs = matmulArgs(xU8, params.weights(), biasAcc);
-        matmulArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, quantZp);
 
         if (fakeQuantizedOutput) {
             requantize = reorderOf(yd, yq, true, DNNL_ARG_DST);
@@ -180,7 +193,11 @@ final class DnnlLinearPlan {
         boundInput = address.address();
         xF32.set_data_handle(address);
         if (y != null) {
-            yF32.set_data_handle(y.data().addressPointer());
+            Pointer output = y.data().addressPointer();
+            yF32.set_data_handle(output);
+            if (convolution != null && !matmulRequantizes) {
+                convolution.bindOutput(output);
+            }
         }
     }
 
@@ -193,12 +210,13 @@ final class DnnlLinearPlan {
             dequantScaleValue.put(0, outScale);
             outZeroPointValue.put(0, outZp);
         }
-        if (inScale == boundInScale && outScale == boundOutScale && inZp == boundInZp) {
+        if (inScale == boundInScale && outScale == boundOutScale && inZp == boundInZp && outZp == boundOutZp) {
             return;
         }
         boundInScale = inScale;
         boundOutScale = outScale;
         boundInZp = inZp;
+        boundOutZp = outZp;
         refreshColumns();
     }
 
@@ -229,6 +247,8 @@ final class DnnlLinearPlan {
                 return true;
             }
             split().run(s);
+        } else if (convolution != null) {
+            convolution.run(s);
         } else {
             matmul.execute(s, matmulArgs);
         }
@@ -278,15 +298,12 @@ final class DnnlLinearPlan {
     }
 
     /**
-     * A matmul on src {@code [rows, reduction]} with this plan's per-channel scales, ReLU and output; the split
-     * product takes no zero point (folded into its bias).
+     * A matmul on src {@code [rows, reduction]} with this plan's per-channel scales (given at run time), activation
+     * and output; the input zero point is in the bias.
      */
-    primitive matmulOf(memory.desc src, long reduction, boolean srcZeroPoint) {
+    primitive matmulOf(memory.desc src, long reduction) {
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
-        if (srcZeroPoint) {
-            attr.set_zero_points(DNNL_ARG_SRC, 0, new int[] {DNNL_RUNTIME_S32_VAL});
-        }
         if (matmulRequantizes) {
             attr.set_zero_points(DNNL_ARG_DST, 0, new int[] {DNNL_RUNTIME_S32_VAL});
         }
@@ -297,7 +314,12 @@ final class DnnlLinearPlan {
                 Dnnl.matrix(1, n, memory.data_type.f32), dst), attr, Dnnl.engine()));
     }
 
-    /** The arguments of a {@link #matmulOf} primitive but the source zero point. */
+    /** True when the product runs as the convolution with the bound qparams built in. */
+    boolean usesConvolution() {
+        return convolution != null;
+    }
+
+    /** The arguments of a {@link #matmulOf} primitive. */
     IntMemoryMap matmulArgs(memory src, memory weights, memory bias) {
         IntMemoryMap a = args(DNNL_ARG_SRC, src, DNNL_ARG_WEIGHTS, weights);
         a.put(DNNL_ARG_BIAS, bias);
@@ -309,16 +331,6 @@ final class DnnlLinearPlan {
         return a;
     }
 
-    /** The bound input zero point, for the split product's folded bias. */
-    int inputZeroPoint() {
-        return boundInZp;
-    }
-
-    /** Bias per column in accumulator units, for the bound input scale. */
-    float biasInAccumulatorUnits(int column) {
-        // oneDNN 2.x adds the bias to the accumulator before scaling, so it is given in accumulator units
-        return params.bias(column) / dequant[column];
-    }
 
     /** Built on the first batch that needs it: most batches never do. */
     private DnnlOutlierCorrection outliers() {
@@ -333,19 +345,22 @@ final class DnnlLinearPlan {
     private DnnlSplitProduct split() {
         if (split == null) {
             split = new DnnlSplitProduct(this);
-            split.refresh();
         }
         return split;
     }
 
-    /** The per-column output scales and biases for the bound qparams, here and in the correction paths. */
+    /**
+     * The per-column output scales and biases for the bound qparams, here and in the correction paths, and the
+     * convolution that has them built in.
+     */
     private void refreshColumns() {
         int n = params.n();
         float[] scales = new float[n];
         float[] bias = new float[n];
         for (int j = 0; j < n; j++) {
             dequant[j] = boundInScale * params.weightScale(j);
-            bias[j] = biasInAccumulatorUnits(j);
+            // oneDNN 2.x adds the bias to the accumulator before scaling, so it is given in accumulator units
+            bias[j] = (float) ((double) params.bias(j) / dequant[j] - (double) boundInZp * params.columnSum(j));
             scales[j] = matmulRequantizes ? dequant[j] / boundOutScale : dequant[j];
         }
         new FloatPointer(outScales.get_data_handle()).capacity(n).put(scales);
@@ -353,8 +368,8 @@ final class DnnlLinearPlan {
         if (outliers != null) {
             outliers.refresh();
         }
-        if (split != null) {
-            split.refresh();
+        if (fixedQParams) {
+            convolution = DnnlConvolutionProduct.tryBuild(this, scales, boundOutZp);
         }
     }
 }

@@ -3,13 +3,11 @@ package io.github.dl4jquant.kernel;
 import static io.github.dl4jquant.kernel.Dnnl.args;
 import static io.github.dl4jquant.kernel.Dnnl.owned;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_ATTR_OUTPUT_SCALES;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_ATTR_ZERO_POINTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_F32_VAL;
-import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_S32_VAL;
 
 import java.util.Arrays;
 import org.bytedeco.dnnl.IntMemoryMap;
@@ -88,7 +86,6 @@ final class DnnlOutlierCorrection {
         productArgs.put(DNNL_ARG_WEIGHTS, plan.params.weights());
         productArgs.put(DNNL_ARG_BIAS, plan.biasAcc);
         productArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, dequantScales);
-        productArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, plan.quantZp);
         lowExact = lowMatchesJava(qd, lowS8);
     }
 
@@ -128,7 +125,6 @@ final class DnnlOutlierCorrection {
     private primitive sumThenReluMatmul(memory.desc src) {
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
-        attr.set_zero_points(DNNL_ARG_SRC, 0, new int[] {DNNL_RUNTIME_S32_VAL});
         attr.set_post_ops(plan.params.postOps(true));
         return new matmul(new matmul.primitive_desc(new matmul.desc(src, plan.params.weightDesc(k),
                 Dnnl.matrix(1, n, memory.data_type.f32), Dnnl.matrix(rows, n, memory.data_type.f32)), attr,

@@ -13,7 +13,6 @@ import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * The exact product for many quantized inputs above 128 on kernels that would saturate them (no VNNI), e.g. 8-bit
@@ -25,7 +24,6 @@ import org.bytedeco.javacpp.FloatPointer;
  *
  * <pre>{@code
  * DnnlSplitProduct p = new DnnlSplitProduct(plan);
- * p.refresh();          // after the plan's qparams change
  * p.run(stream);        // writes the plan's matmul output
  * }</pre>
  */
@@ -35,8 +33,6 @@ final class DnnlSplitProduct {
     private final DnnlLinearPlan plan;
     private final int rows;
     private final int k;
-    private final int n;
-    private final memory bias;
     private final memory halves;
     private final primitive low;
     private final primitive high;
@@ -52,13 +48,11 @@ final class DnnlSplitProduct {
         this.plan = plan;
         this.rows = plan.rows;
         this.k = plan.params.k();
-        this.n = plan.params.n();
         memory.desc wide = Dnnl.matrix(rows, 2L * k, memory.data_type.u8);
         memory.desc lowDesc = Dnnl.matrix(rows, 2L * k, memory.data_type.s8)
                 .submemory_desc(new long[] {rows, k}, new long[] {0, 0});
         memory.desc highDesc = wide.submemory_desc(new long[] {rows, k}, new long[] {0, k});
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
-        bias = owned(Dnnl.matrix(1, n, memory.data_type.f32));
         halves = owned(wide);
         low = Dnnl.reorderOf(qd, lowDesc, false);
         primitive_attr shift = new primitive_attr();
@@ -66,19 +60,10 @@ final class DnnlSplitProduct {
         high = new reorder(new reorder.primitive_desc(Dnnl.engine(), qd, Dnnl.engine(), highDesc, shift, false));
         lowArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, view(lowDesc, halves));
         highArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, view(highDesc, halves));
-        product = plan.matmulOf(wide, 2L * k, false);
-        productArgs = plan.matmulArgs(halves, plan.params.weightsTwice(), bias);
+        // the plan's bias holds the zero point: the stacked product sums (x_low + x_high) * w = x * w
+        product = plan.matmulOf(wide, 2L * k);
+        productArgs = plan.matmulArgs(halves, plan.params.weightsTwice(), plan.biasAcc);
         nativeHalvesExact = nativeHalvesMatchJava(qd, lowDesc, highDesc);
-    }
-
-    /** The bias with the input zero point folded in: {@code b / (s_in * s_w) - zp * colsum(w)}. */
-    void refresh() {
-        float[] folded = new float[n];
-        for (int j = 0; j < n; j++) {
-            folded[j] = (float) ((double) plan.biasInAccumulatorUnits(j)
-                    - (double) plan.inputZeroPoint() * plan.params.columnSum(j));
-        }
-        new FloatPointer(bias.get_data_handle()).capacity(n).put(folded);
     }
 
     /** Writes the halves of the plan's quantized input and runs the product into the plan's matmul output. */

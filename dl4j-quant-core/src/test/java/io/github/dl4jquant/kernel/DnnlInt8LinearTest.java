@@ -69,21 +69,62 @@ class DnnlInt8LinearTest {
         INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
         DnnlInt8Linear linear =
                 new DnnlInt8Linear(w, k, n, ws, b, Activation.fromString(activation).getActivationFunction());
+        double[] expected = exact(xs, m, k, n, w, ws, b, inScale, zp, activation, outScale, outZp);
 
         assertTrue(linear.forward(x, inScale, zp, outScale, outZp, y));
+        assertMatches(expected, y, requantize ? outScale : 0f, "static (convolution)");
 
-        double[] expected = exact(xs, m, k, n, w, ws, b, inScale, zp, activation, outScale, outZp);
+        INDArray yDynamic = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
+        assertTrue(linear.forwardDynamic(x, inScale, zp, outScale, outZp, yDynamic));
+        assertMatches(expected, yDynamic, requantize ? outScale : 0f, "dynamic (matmul)");
+    }
+
+    /**
+     * Within one output step of the exact result (float ulps without requantization), and bit-identical for 99%
+     * when requantized.
+     */
+    private static void assertMatches(double[] expected, INDArray y, float outScale, String path) {
         float[] got = y.data().asFloat();
         int identical = 0;
         for (int i = 0; i < got.length; i++) {
-            double tolerance = requantize ? outScale * 1.0001 : 1e-5 * Math.max(1.0, Math.abs(expected[i]));
+            double tolerance = outScale != 0f ? outScale * 1.0001 : 1e-5 * Math.max(1.0, Math.abs(expected[i]));
             // tanh, sigmoid, softmax: oneDNN's float versions vs Math's move values by float ulps, and across a
             // rounding boundary (one step) when requantized
-            assertEquals(expected[i], got[i], tolerance, "element " + i);
+            assertEquals(expected[i], got[i], tolerance, path + ": element " + i);
             identical += (float) expected[i] == got[i] ? 1 : 0;
         }
-        if (requantize) {
-            assertTrue(identical >= got.length * 0.99, identical + " of " + got.length + " identical");
+        if (outScale != 0f) {
+            assertTrue(identical >= got.length * 0.99, path + ": " + identical + " of " + got.length + " identical");
+        }
+    }
+
+    @Test
+    void staticQParamsRunTheConvolutionAndAChangeOfQParamsRebuildsIt() {
+        int m = 6;
+        Random r = new Random(11);
+        byte[] w = new byte[K * N];
+        r.nextBytes(w);
+        float[] ws = filled(N, 0.003f);
+        float[] b = new float[N];
+        float[] xs = new float[m * K];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = r.nextFloat() * 2f;
+        }
+        INDArray x = Nd4j.createFromArray(xs).reshape('c', m, K);
+        DnnlLinearParams params = new DnnlLinearParams(w, K, N, ws, b, Activation.RELU.getActivationFunction());
+        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, true);
+        DnnlLinearPlan dynamicPlan = new DnnlLinearPlan(params, m, true, false);
+        plan.setQParams(0.02f, 3, 0.4f, 1);
+        dynamicPlan.setQParams(0.02f, 3, 0.4f, 1);
+        assertTrue(plan.usesConvolution(), "AVX2 and newer have oneDNN's jit 1x1 int8 convolution");
+        assertFalse(dynamicPlan.usesConvolution(), "qparams that change per call keep the matmul");
+
+        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, b, Activation.RELU.getActivationFunction());
+        for (float[] q : new float[][] {{0.02f, 3, 0.4f, 1}, {0.016f, 40, 0.25f, 7}, {0.02f, 3, 0.4f, 1}}) {
+            INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
+            assertTrue(linear.forward(x, q[0], (int) q[1], q[2], (int) q[3], y));
+            double[] expected = exact(xs, m, K, N, w, ws, b, q[0], (int) q[1], "relu", q[2], (int) q[3]);
+            assertMatches(expected, y, q[2], "qparams " + java.util.Arrays.toString(q));
         }
     }
 
@@ -117,15 +158,17 @@ class DnnlInt8LinearTest {
      * since a ReLU layer with output qparams otherwise requantizes inside its matmul): few inputs above 128 take the
      * correction, many take the split product, none the single matmul. Without VNNI only; with VNNI, always one.
      */
-    @ParameterizedTest(name = "outlierEvery={0}: correction={1}")
-    @CsvSource({"0, false", "150, true", "2, false"})
-    void fewOutliersTakeTheCorrectionAndManyTheSplitProduct(int outlierEvery, boolean correctionWithoutVnni) {
+    @ParameterizedTest(name = "outlierEvery={0}: correction={1}, fixed qparams={2}")
+    @CsvSource({"0, false, true", "150, true, true", "2, false, true", "0, false, false", "150, true, false",
+        "2, false, false"})
+    void fewOutliersTakeTheCorrectionAndManyTheSplitProduct(int outlierEvery, boolean correctionWithoutVnni,
+                                                            boolean fixedQParams) {
         int m = 32;
         byte[] w = new byte[K * N];
         new Random(3).nextBytes(w);
         DnnlLinearParams params = new DnnlLinearParams(w, K, N, filled(N, 0.01f), null,
                 Activation.RELU.getActivationFunction());
-        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true);
+        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, fixedQParams);
         float[] xs = new float[m * K];
         for (int i = 0; i < xs.length; i++) {
             xs[i] = outlierEvery > 0 && i % outlierEvery == 1 ? 200 : i % 120;   // quantized with scale 1, zp 0

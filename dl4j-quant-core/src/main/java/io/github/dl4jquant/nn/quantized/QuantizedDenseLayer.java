@@ -100,17 +100,18 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
      * element in its error, or saturates the infinities.
      */
     private static boolean runFused(Prepared p, QuantizedDense c, INDArray x, INDArray out) {
-        QParams in = p.input;
-        if (c.isDynamic()) {
-            float[] range = p.fused.range(x);
-            if (range == null) {
-                return false;   // NaN: the general path names the element
-            }
-            in = QuantMath.dynamicQParams(range[0], range[1], c.isReduceRange(), p.name);
-        }
         QParams o = p.output;
-        return p.fused.forward(x, in.scale(), in.zeroPoint(), o == null ? 0f : o.scale(),
-                o == null ? 0 : o.zeroPoint(), out);
+        float outScale = o == null ? 0f : o.scale();
+        int outZp = o == null ? 0 : o.zeroPoint();
+        if (!c.isDynamic()) {
+            return p.fused.forward(x, p.input.scale(), p.input.zeroPoint(), outScale, outZp, out);
+        }
+        float[] range = p.fused.range(x);
+        if (range == null) {
+            return false;   // NaN: the general path names the element
+        }
+        QParams in = QuantMath.dynamicQParams(range[0], range[1], c.isReduceRange(), p.name);
+        return p.fused.forwardDynamic(x, in.scale(), in.zeroPoint(), outScale, outZp, out);
     }
 
     private static QParams dynamicQParams(float[] xs, int len, boolean reduceRange, String name) {

@@ -1,0 +1,101 @@
+package io.github.dl4jquant.kernel;
+
+import static io.github.dl4jquant.kernel.Dnnl.args;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.convolution_forward;
+import org.bytedeco.dnnl.global.dnnl.algorithm;
+import org.bytedeco.dnnl.global.dnnl.prop_kind;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The int8 product of a plan whose qparams do not change between calls (static quantization), run as oneDNN's 1x1
+ * int8 convolution: the batch rows are the convolution's pixels ({@code nhwc [1, k, 1, m]} is the same buffer as the
+ * row-major {@code [m, k]} input), and the weight sits in the convolution's blocked layout, reordered once per layer.
+ * oneDNN 2.5's int8 matmul repacks its weight on every call and recomputes the zero-point compensation from it; the
+ * convolution does neither, and the input zero point is folded into the bias. Measured on AVX2 without VNNI, one
+ * thread: 784x512 at batch 1 in 6 µs instead of 55, 4096x4096 in 0.33 ms instead of 3.2, and about 8% faster at
+ * batch 256. The price: its output scales, zero point and activation are fixed when it is built, so a plan builds a
+ * new one whenever its qparams change (dynamic quantization keeps the matmul, which takes them at run time).
+ *
+ * <pre>{@code
+ * DnnlConvolutionProduct c = DnnlConvolutionProduct.tryBuild(plan, scales, outZeroPoint);
+ * if (c != null) {           // null: oneDNN has no jit kernel for it here
+ *     c.bindOutput(y.data().addressPointer());
+ *     c.run(stream);
+ * }
+ * }</pre>
+ */
+final class DnnlConvolutionProduct {
+    private final convolution_forward convolution;
+    private final IntMemoryMap args;
+    private final memory dst;
+
+    private DnnlConvolutionProduct(convolution_forward convolution, IntMemoryMap args, memory dst) {
+        this.convolution = convolution;
+        this.args = args;
+        this.dst = dst;
+    }
+
+    /**
+     * The convolution writing the plan's matmul output with {@code scales} per column (and, for a u8 output,
+     * {@code outZeroPoint}) fixed; null when oneDNN would run its slow reference convolution for it.
+     */
+    static DnnlConvolutionProduct tryBuild(DnnlLinearPlan plan, float[] scales, int outZeroPoint) {
+        DnnlLinearParams params = plan.params;
+        int k = params.k();
+        int n = params.n();
+        memory.desc src = pixels(k, plan.rows, memory.data_type.u8);
+        memory.desc out = pixels(n, plan.rows, plan.matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
+        memory.desc anyWeights = new memory.desc(new long[] {n, k, 1, 1}, memory.data_type.s8,
+                memory.format_tag.any);
+        memory.desc bias = Dnnl.vector(n, memory.data_type.f32);
+        primitive_attr attr = new primitive_attr();
+        attr.set_output_scales(2, scales);
+        attr.set_post_ops(postOps(params, plan.matmulRequantizes ? outZeroPoint : 0));
+        convolution_forward.primitive_desc pd = new convolution_forward.primitive_desc(
+                new convolution_forward.desc(prop_kind.forward_inference, algorithm.convolution_direct, src,
+                        anyWeights, bias, out, new long[] {1, 1}, new long[] {0, 0}, new long[] {0, 0}),
+                attr, Dnnl.engine());
+        if (pd.impl_info_str().getString().startsWith("ref")) {
+            return null;
+        }
+        memory dst = new memory(out, Dnnl.engine(), plan.matmulDst.get_data_handle());
+        IntMemoryMap a = args(DNNL_ARG_SRC, new memory(src, Dnnl.engine(), plan.xU8.get_data_handle()),
+                DNNL_ARG_DST, dst);
+        a.put(DNNL_ARG_WEIGHTS, params.convolutionWeights(pd.weights_desc()));
+        a.put(DNNL_ARG_BIAS, new memory(bias, Dnnl.engine(), plan.biasAcc.get_data_handle()));
+        return new DnnlConvolutionProduct(new convolution_forward(pd), a, dst);
+    }
+
+    /** Points the output at this call's float array (when the convolution writes the layer's output itself). */
+    void bindOutput(Pointer y) {
+        dst.set_data_handle(y);
+    }
+
+    void run(stream s) {
+        convolution.execute(s, args);
+    }
+
+    /** {@code [1, channels, 1, rows]} in nhwc: row-major {@code [rows, channels]}. */
+    private static memory.desc pixels(long channels, long rows, memory.data_type type) {
+        return new memory.desc(new long[] {1, channels, 1, rows}, type, memory.format_tag.nhwc);
+    }
+
+    /** The activation, then the output zero point: oneDNN converts to u8 after the post-ops. */
+    private static post_ops postOps(DnnlLinearParams params, int outZeroPoint) {
+        post_ops ops = params.postOps(false);
+        if (outZeroPoint != 0) {
+            ops.append_eltwise(1f, algorithm.eltwise_linear, 1f, outZeroPoint);
+        }
+        return ops;
+    }
+}
