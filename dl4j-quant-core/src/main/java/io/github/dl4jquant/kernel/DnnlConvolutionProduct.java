@@ -14,7 +14,6 @@ import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.stream;
-import org.bytedeco.javacpp.Pointer;
 
 /**
  * The int8 product of a plan whose qparams do not change between calls (static quantization), run as oneDNN's 1x1
@@ -26,11 +25,14 @@ import org.bytedeco.javacpp.Pointer;
  * batch 256. The price: its output scales, zero point and activation are fixed when it is built, so a plan builds a
  * new one whenever its qparams change (dynamic quantization keeps the matmul, which takes them at run time).
  *
+ * <p>The rare paths for inputs above 128 on CPUs without VNNI use it too: the outlier correction's product (with a
+ * sum post-op) and the split product (on the weight stacked twice).
+ *
  * <pre>{@code
- * DnnlConvolutionProduct c = DnnlConvolutionProduct.tryBuild(plan, scales, outZeroPoint);
+ * DnnlConvolutionProduct c = DnnlConvolutionProduct.tryBuild(plan, plan.xU8, false, plan.matmulDst,
+ *         plan.matmulRequantizes, scales, outZeroPoint, false);
  * if (c != null) {           // null: oneDNN has no jit kernel for it here
- *     c.bindOutput(y.data().addressPointer());
- *     c.run(stream);
+ *     c.run(stream);         // reads src, writes dst (whatever buffer dst points at now)
  * }
  * }</pre>
  */
@@ -38,50 +40,52 @@ final class DnnlConvolutionProduct {
     private final convolution_forward convolution;
     private final IntMemoryMap args;
     private final memory dst;
+    /** The plan's memory whose buffer {@link #dst} views: the caller's output array is bound to it per call. */
+    private final memory dstOf;
 
-    private DnnlConvolutionProduct(convolution_forward convolution, IntMemoryMap args, memory dst) {
+    private DnnlConvolutionProduct(convolution_forward convolution, IntMemoryMap args, memory dst, memory dstOf) {
         this.convolution = convolution;
         this.args = args;
         this.dst = dst;
+        this.dstOf = dstOf;
     }
 
     /**
-     * The convolution writing the plan's matmul output with {@code scales} per column (and, for a u8 output,
-     * {@code outZeroPoint}) fixed; null when oneDNN would run its slow reference convolution for it.
+     * The convolution of the plan's weight (stacked twice when {@code twice}) on {@code src}, u8
+     * {@code [rows, k or 2k]}, into {@code dst} ({@code [rows, n]}, u8 or f32), with the plan's bias, {@code scales}
+     * per column and, for a u8 output, {@code outZeroPoint} fixed; with {@code sumFirst}, what dst holds is added
+     * before the activation. Null when oneDNN would run its slow reference convolution for it.
      */
-    static DnnlConvolutionProduct tryBuild(DnnlLinearPlan plan, float[] scales, int outZeroPoint) {
+    static DnnlConvolutionProduct tryBuild(DnnlLinearPlan plan, memory src, boolean twice, memory dst,
+                                           boolean u8Output, float[] scales, int outZeroPoint, boolean sumFirst) {
         DnnlLinearParams params = plan.params;
-        int k = params.k();
+        long reduction = twice ? 2L * params.k() : params.k();
         int n = params.n();
-        memory.desc src = pixels(k, plan.rows, memory.data_type.u8);
-        memory.desc out = pixels(n, plan.rows, plan.matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
-        memory.desc anyWeights = new memory.desc(new long[] {n, k, 1, 1}, memory.data_type.s8,
+        memory.desc in = pixels(reduction, plan.rows, memory.data_type.u8);
+        memory.desc out = pixels(n, plan.rows, u8Output ? memory.data_type.u8 : memory.data_type.f32);
+        memory.desc anyWeights = new memory.desc(new long[] {n, reduction, 1, 1}, memory.data_type.s8,
                 memory.format_tag.any);
         memory.desc bias = Dnnl.vector(n, memory.data_type.f32);
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, scales);
-        attr.set_post_ops(postOps(params, plan.matmulRequantizes ? outZeroPoint : 0));
+        attr.set_post_ops(postOps(params, sumFirst, u8Output ? outZeroPoint : 0));
         convolution_forward.primitive_desc pd = new convolution_forward.primitive_desc(
-                new convolution_forward.desc(prop_kind.forward_inference, algorithm.convolution_direct, src,
+                new convolution_forward.desc(prop_kind.forward_inference, algorithm.convolution_direct, in,
                         anyWeights, bias, out, new long[] {1, 1}, new long[] {0, 0}, new long[] {0, 0}),
                 attr, Dnnl.engine());
         if (pd.impl_info_str().getString().startsWith("ref")) {
             return null;
         }
-        memory dst = new memory(out, Dnnl.engine(), plan.matmulDst.get_data_handle());
-        IntMemoryMap a = args(DNNL_ARG_SRC, new memory(src, Dnnl.engine(), plan.xU8.get_data_handle()),
-                DNNL_ARG_DST, dst);
-        a.put(DNNL_ARG_WEIGHTS, params.convolutionWeights(pd.weights_desc()));
+        memory dstView = new memory(out, Dnnl.engine(), dst.get_data_handle());
+        IntMemoryMap a = args(DNNL_ARG_SRC, new memory(in, Dnnl.engine(), src.get_data_handle()),
+                DNNL_ARG_DST, dstView);
+        a.put(DNNL_ARG_WEIGHTS, params.convolutionWeights(pd.weights_desc(), twice));
         a.put(DNNL_ARG_BIAS, new memory(bias, Dnnl.engine(), plan.biasAcc.get_data_handle()));
-        return new DnnlConvolutionProduct(new convolution_forward(pd), a, dst);
-    }
-
-    /** Points the output at this call's float array (when the convolution writes the layer's output itself). */
-    void bindOutput(Pointer y) {
-        dst.set_data_handle(y);
+        return new DnnlConvolutionProduct(new convolution_forward(pd), a, dstView, dst);
     }
 
     void run(stream s) {
+        dst.set_data_handle(dstOf.get_data_handle());
         convolution.execute(s, args);
     }
 
@@ -91,8 +95,8 @@ final class DnnlConvolutionProduct {
     }
 
     /** The activation, then the output zero point: oneDNN converts to u8 after the post-ops. */
-    private static post_ops postOps(DnnlLinearParams params, int outZeroPoint) {
-        post_ops ops = params.postOps(false);
+    private static post_ops postOps(DnnlLinearParams params, boolean sumFirst, int outZeroPoint) {
+        post_ops ops = params.postOps(sumFirst);
         if (outZeroPoint != 0) {
             ops.append_eltwise(1f, algorithm.eltwise_linear, 1f, outZeroPoint);
         }

@@ -141,18 +141,21 @@ final class DnnlLinearParams {
     }
 
     /**
-     * The weight as a 1x1 convolution's {@code [n, k, 1, 1]} in the blocked layout {@code packed} that the
-     * convolution chose; reordered once per layout and shared by all threads and batch sizes.
+     * The weight (stacked twice when {@code twice}) as a 1x1 convolution's {@code [n, k, 1, 1]} in the blocked
+     * layout {@code packed} that the convolution chose; reordered once per layout and shared by all threads and
+     * batch sizes.
      */
-    synchronized memory convolutionWeights(memory.desc packed) {
+    synchronized memory convolutionWeights(memory.desc packed, boolean twice) {
         for (memory m : convolutionWeights) {
             if (m.get_desc().equals(packed)) {
                 return m;
             }
         }
         // the column-major [k, n] bytes are n rows of k: exactly oihw
-        memory.desc oihw = new memory.desc(new long[] {n, k, 1, 1}, memory.data_type.s8, memory.format_tag.oihw);
-        memory plain = new memory(oihw, Dnnl.engine(), weights.get_data_handle());
+        long reduction = twice ? 2L * k : k;
+        memory.desc oihw = new memory.desc(new long[] {n, reduction, 1, 1}, memory.data_type.s8,
+                memory.format_tag.oihw);
+        memory plain = new memory(oihw, Dnnl.engine(), (twice ? weightsTwice() : weights).get_data_handle());
         memory m = Dnnl.owned(packed);
         stream s = Dnnl.stream();
         new reorder(plain, m).execute(s, plain, m);

@@ -69,6 +69,8 @@ final class DnnlLinearPlan {
     final memory outZeroPoint = scalar(memory.data_type.s32);
     /** s_in * s_w[j] per column, for the bound input scale. */
     final float[] dequant;
+    /** The product's output scale per column: {@link #dequant}, divided by s_out when the product requantizes. */
+    final float[] scales;
     private final memory quantScale = scalar(memory.data_type.f32);
     private final memory outQuantScale = scalar(memory.data_type.f32);
     private final memory dequantScale = scalar(memory.data_type.f32);
@@ -86,8 +88,8 @@ final class DnnlLinearPlan {
     private final FloatPointer dequantScaleValue = new FloatPointer(dequantScale.get_data_handle()).capacity(1);
     private final IntPointer outZeroPointValue = new IntPointer(outZeroPoint.get_data_handle()).capacity(1);
     private final primitive quantize;
-    /** With qparams fixed: the convolution for the bound qparams, rebuilt when they change; else null. */
-    private final boolean fixedQParams;
+    /** True when qparams are fixed: the products are convolutions with them built in, rebuilt when they change. */
+    final boolean fixedQParams;
     private DnnlConvolutionProduct convolution;
     private final primitive matmul;
     /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
@@ -131,6 +133,7 @@ final class DnnlLinearPlan {
         int n = params.n();
         this.matmulRequantizes = fakeQuantizedOutput && params.requantizesInMatmul();
         this.dequant = new float[n];
+        this.scales = new float[n];
         memory.desc xd = Dnnl.matrix(rows, k, memory.data_type.f32);
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
         memory.desc yd = Dnnl.matrix(rows, n, memory.data_type.f32);
@@ -193,11 +196,7 @@ final class DnnlLinearPlan {
         boundInput = address.address();
         xF32.set_data_handle(address);
         if (y != null) {
-            Pointer output = y.data().addressPointer();
-            yF32.set_data_handle(output);
-            if (convolution != null && !matmulRequantizes) {
-                convolution.bindOutput(output);
-            }
+            yF32.set_data_handle(y.data().addressPointer());
         }
     }
 
@@ -314,6 +313,11 @@ final class DnnlLinearPlan {
                 Dnnl.matrix(1, n, memory.data_type.f32), dst), attr, Dnnl.engine()));
     }
 
+    /** The bound output zero point, which convolutions build in. */
+    int outputZeroPoint() {
+        return boundOutZp;
+    }
+
     /** True when the product runs as the convolution with the bound qparams built in. */
     boolean usesConvolution() {
         return convolution != null;
@@ -345,6 +349,7 @@ final class DnnlLinearPlan {
     private DnnlSplitProduct split() {
         if (split == null) {
             split = new DnnlSplitProduct(this);
+            split.refresh();
         }
         return split;
     }
@@ -355,7 +360,6 @@ final class DnnlLinearPlan {
      */
     private void refreshColumns() {
         int n = params.n();
-        float[] scales = new float[n];
         float[] bias = new float[n];
         for (int j = 0; j < n; j++) {
             dequant[j] = boundInScale * params.weightScale(j);
@@ -365,11 +369,15 @@ final class DnnlLinearPlan {
         }
         new FloatPointer(outScales.get_data_handle()).capacity(n).put(scales);
         new FloatPointer(biasAcc.get_data_handle()).capacity(n).put(bias);
+        if (fixedQParams) {
+            convolution = DnnlConvolutionProduct.tryBuild(this, xU8, false, matmulDst, matmulRequantizes, scales,
+                    boundOutZp, false);
+        }
         if (outliers != null) {
             outliers.refresh();
         }
-        if (fixedQParams) {
-            convolution = DnnlConvolutionProduct.tryBuild(this, scales, boundOutZp);
+        if (split != null) {
+            split.refresh();
         }
     }
 }

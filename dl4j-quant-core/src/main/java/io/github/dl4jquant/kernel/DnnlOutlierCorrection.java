@@ -53,6 +53,9 @@ final class DnnlOutlierCorrection {
     private final IntMemoryMap rowMaxArgs;
     private final IntMemoryMap productArgs;
     private final boolean lowExact;
+    /** The product as a convolution when the plan's qparams are fixed, else null (the matmul runs). */
+    private DnnlConvolutionProduct convolution;
+    private final memory low;
     private final byte[] rowMax;
     private final byte[] row;
     private final int[] rowAcc;
@@ -71,7 +74,7 @@ final class DnnlOutlierCorrection {
         this.dirty = new boolean[rows];
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
         memory.desc lowS8 = Dnnl.matrix(rows, k, memory.data_type.s8);
-        memory low = owned(qd);
+        low = owned(qd);
         memory rowMaxMem = owned(Dnnl.matrix(rows, 1, memory.data_type.u8));
         dequantScales = owned(Dnnl.vector(n, memory.data_type.f32));
         rowMaxes = new BytePointer(rowMaxMem.get_data_handle()).capacity(rows);
@@ -89,9 +92,14 @@ final class DnnlOutlierCorrection {
         lowExact = lowMatchesJava(qd, lowS8);
     }
 
-    /** Copies the plan's per-column dequantization scales, which the float output of this path needs. */
+    /**
+     * Copies the plan's per-column dequantization scales, which the float output of this path needs, or builds them
+     * into a convolution when the plan's qparams are fixed.
+     */
     void refresh() {
         new FloatPointer(dequantScales.get_data_handle()).capacity(n).put(plan.dequant);
+        convolution = plan.fixedQParams ? DnnlConvolutionProduct.tryBuild(plan, low, false, plan.yF32, false,
+                plan.dequant, 0, true) : null;
     }
 
     /** Runs the corrected product into the plan's float output; false, with nothing run, when refused. */
@@ -117,7 +125,11 @@ final class DnnlOutlierCorrection {
         // the output buffer is the caller's array, bound per call
         new FloatPointer(plan.yF32.get_data_handle()).capacity((long) rows * n).put(correction);
         lowOf.execute(s, lowArgs);
-        product.execute(s, productArgs);
+        if (convolution != null) {
+            convolution.run(s);
+        } else {
+            product.execute(s, productArgs);
+        }
         return true;
     }
 

@@ -24,6 +24,7 @@ import org.bytedeco.javacpp.BytePointer;
  *
  * <pre>{@code
  * DnnlSplitProduct p = new DnnlSplitProduct(plan);
+ * p.refresh();          // after the plan's qparams change
  * p.run(stream);        // writes the plan's matmul output
  * }</pre>
  */
@@ -40,6 +41,8 @@ final class DnnlSplitProduct {
     private final IntMemoryMap lowArgs;
     private final IntMemoryMap highArgs;
     private final IntMemoryMap productArgs;
+    /** The product as a convolution when the plan's qparams are fixed, else null (the matmul runs). */
+    private DnnlConvolutionProduct convolution;
     private final boolean nativeHalvesExact;
     private byte[] quantized;
     private byte[] wideBytes;
@@ -66,6 +69,12 @@ final class DnnlSplitProduct {
         nativeHalvesExact = nativeHalvesMatchJava(qd, lowDesc, highDesc);
     }
 
+    /** Rebuilds the convolution for the plan's current qparams, when they are fixed. */
+    void refresh() {
+        convolution = plan.fixedQParams ? DnnlConvolutionProduct.tryBuild(plan, halves, true, plan.matmulDst,
+                plan.matmulRequantizes, plan.scales, plan.outputZeroPoint(), false) : null;
+    }
+
     /** Writes the halves of the plan's quantized input and runs the product into the plan's matmul output. */
     void run(stream s) {
         if (nativeHalvesExact) {
@@ -74,7 +83,11 @@ final class DnnlSplitProduct {
         } else {
             splitInJava();
         }
-        product.execute(s, productArgs);
+        if (convolution != null) {
+            convolution.run(s);
+        } else {
+            product.execute(s, productArgs);
+        }
     }
 
     private static memory view(memory.desc desc, memory of) {

@@ -156,7 +156,8 @@ class DnnlInt8LinearTest {
     /**
      * Which product runs, seen through {@code multiply}'s result (float left in y means the outlier correction ran,
      * since a ReLU layer with output qparams otherwise requantizes inside its matmul): few inputs above 128 take the
-     * correction, many take the split product, none the single matmul. Without VNNI only; with VNNI, always one.
+     * correction, many take the split product, none the single product. Without VNNI only; with VNNI, always one.
+     * Each path's result must match exact Java arithmetic, as a convolution (fixed qparams) and as a matmul.
      */
     @ParameterizedTest(name = "outlierEvery={0}: correction={1}, fixed qparams={2}")
     @CsvSource({"0, false, true", "150, true, true", "2, false, true", "0, false, false", "150, true, false",
@@ -179,7 +180,13 @@ class DnnlInt8LinearTest {
         stream s = Dnnl.stream();
 
         assertTrue(plan.quantizeInput(s));
-        assertEquals(correctionWithoutVnni && DnnlInt8Linear.saturatesPairs(), plan.multiply(s));
+        boolean floatInY = plan.multiply(s);
+        assertEquals(correctionWithoutVnni && DnnlInt8Linear.saturatesPairs(), floatInY);
+
+        plan.activate(s, y);
+        plan.finish(s, floatInY);
+        double[] expected = exact(xs, m, K, N, w, filled(N, 0.01f), new float[N], 1f, 0, "relu", 0.5f, 0);
+        assertMatches(expected, y, 0.5f, "outlierEvery=" + outlierEvery + ", fixed qparams=" + fixedQParams);
     }
 
     @Test
