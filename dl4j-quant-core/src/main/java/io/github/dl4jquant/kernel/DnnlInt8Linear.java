@@ -2,6 +2,7 @@ package io.github.dl4jquant.kernel;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.stream;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -88,6 +89,10 @@ public final class DnnlInt8Linear {
      * quantization): the first call per batch size and thread builds a kernel with them built in, and any change of
      * qparams builds another (milliseconds), so qparams computed per batch belong in {@link #forwardDynamic}.
      *
+     * <p>When {@code x} is the very array the previous call on this thread returned as {@code y}, and {@code inScale}
+     * and {@code inZp} are that call's output qparams, its u8 values are reused instead of quantizing {@code x} again
+     * ({@link DnnlHandover}); so do not change a {@code y} in place before passing it on (DL4J never does).
+     *
      * @param x         FLOAT {@code [m, k]}, contiguous 'c' order, offset 0
      * @param inScale   input quantization scale (quint8)
      * @param inZp      input zero point
@@ -111,6 +116,8 @@ public final class DnnlInt8Linear {
 
     private boolean run(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y,
                         boolean fixedQParams) {
+        DnnlHandover handover = DnnlHandover.current();
+        memory handed = handover.take(x, inScale, inZp);
         int m = (int) x.size(0);
         check(x, m, params.k(), "x");
         check(y, m, params.n(), "y");
@@ -118,12 +125,15 @@ public final class DnnlInt8Linear {
         p.bind(x, y);
         p.setQParams(inScale, inZp, outScale, outZp);
         stream s = Dnnl.stream();
-        if (!p.quantizeInput(s)) {
+        if (!p.quantizeInput(s, handed)) {
             return false;
         }
         boolean floatInY = p.multiply(s);
         p.activate(s, y);
         p.finish(s, floatInY);
+        if (p.quantizedOutput != null) {
+            handover.offer(y, p.quantizedOutput, outScale, outZp);
+        }
         return true;
     }
 

@@ -43,7 +43,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true, true);
  * p.bind(x, y);
  * p.setQParams(inScale, inZp, outScale, outZp);
- * if (p.quantizeInput(stream)) {                  // false: NaN in x
+ * if (p.quantizeInput(stream, null)) {            // false: NaN in x
  *     boolean floatInY = p.multiply(stream);
  *     p.activate(stream, y);
  *     p.finish(stream, floatInY);
@@ -60,6 +60,9 @@ final class DnnlLinearPlan {
     final boolean matmulRequantizes;
     final memory xF32;
     final memory xU8;
+    private final Pointer xU8Data;
+    /** The output as u8 when the layer fake-quantizes it (valid after {@link #finish}); null otherwise. */
+    final memory quantizedOutput;
     final memory yF32;
     final memory matmulDst;
     final memory outScales;
@@ -140,8 +143,10 @@ final class DnnlLinearPlan {
         memory.desc yq = Dnnl.matrix(rows, n, memory.data_type.u8);
         xF32 = Dnnl.unbound(xd);
         xU8 = owned(qd);
+        xU8Data = xU8.get_data_handle();
         yF32 = Dnnl.unbound(yd);
         memory yU8 = fakeQuantizedOutput ? owned(yq) : null;
+        quantizedOutput = yU8;
         matmulDst = matmulRequantizes ? yU8 : yF32;
         outScales = owned(Dnnl.vector(n, memory.data_type.f32));
         biasAcc = owned(Dnnl.matrix(1, n, memory.data_type.f32));
@@ -219,19 +224,27 @@ final class DnnlLinearPlan {
         refreshColumns();
     }
 
-    /** Quantizes the bound input; false when it holds NaN (or +inf with -inf) and nothing more should run. */
-    boolean quantizeInput(stream s) {
-        boolean checked = boundInput == nanFreeInput;
+    /**
+     * Quantizes the bound input, or copies {@code handed}, the u8 values it was dequantized from (see
+     * {@link DnnlHandover}; null when there are none); false when the input holds NaN (or +inf with -inf) and
+     * nothing more should run.
+     */
+    boolean quantizeInput(stream s, memory handed) {
+        boolean nanFree = handed != null || boundInput == nanFreeInput;
         nanFreeInput = 0;
-        if (!checked) {
-            nanCheck.execute(s, nanArgs);
+        if (handed != null) {
+            Pointer.memcpy(xU8Data, handed.get_data_handle(), (long) rows * params.k());
+        } else {
+            if (!nanFree) {
+                nanCheck.execute(s, nanArgs);
+            }
+            quantize.execute(s, quantizeArgs);
         }
-        quantize.execute(s, quantizeArgs);
         if (Dnnl.saturatesPairs()) {
             maxCheck.execute(s, maxArgs);
         }
         s._wait();
-        return checked || !Float.isNaN(sum.get(0));
+        return nanFree || !Float.isNaN(sum.get(0));
     }
 
     /**

@@ -3,6 +3,7 @@ package io.github.dl4jquant.kernel;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -98,6 +99,60 @@ class DnnlInt8LinearTest {
         }
     }
 
+    /**
+     * The next layer reuses the u8 values behind the previous layer's output instead of quantizing it again: same
+     * result as quantizing a copy. Changing the array in place in between (which DL4J never does, and the Javadoc
+     * forbids) shows that the values really are reused; another array, other qparams or another call in between
+     * quantize the floats.
+     */
+    @Test
+    void theNextLayerTakesThePreviousLayersQuantizedOutput() {
+        int m = 5;
+        Random r = new Random(21);
+        byte[] w1 = new byte[K * N];
+        byte[] w2 = new byte[N * 7];
+        r.nextBytes(w1);
+        r.nextBytes(w2);
+        float[] xs = new float[m * K];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = r.nextFloat();
+        }
+        INDArray x = Nd4j.createFromArray(xs).reshape('c', m, K);
+        DnnlInt8Linear first = new DnnlInt8Linear(w1, K, N, filled(N, 0.002f), null,
+                Activation.RELU.getActivationFunction());
+        DnnlInt8Linear second = new DnnlInt8Linear(w2, N, 7, filled(7, 0.01f), null,
+                Activation.IDENTITY.getActivationFunction());
+        float hiddenScale = 0.05f;
+        int hiddenZp = 3;
+
+        INDArray hidden = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
+        assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
+        INDArray copy = hidden.dup();
+        INDArray zeros = Nd4j.zeros(DataType.FLOAT, m, N);
+        INDArray expected = output(second, copy, hiddenScale, hiddenZp);
+        INDArray ofZeros = output(second, zeros, hiddenScale, hiddenZp);
+        assertNotEquals(expected, ofZeros);
+
+        assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
+        assertEquals(expected, output(second, hidden, hiddenScale, hiddenZp), "handed over: same as a copy");
+
+        assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
+        hidden.assign(0f);
+        assertEquals(expected, output(second, hidden, hiddenScale, hiddenZp), "the u8 values were reused");
+        assertEquals(ofZeros, output(second, hidden, hiddenScale, hiddenZp), "taken once: now quantized again");
+
+        assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
+        hidden.assign(0f);
+        assertEquals(output(second, zeros, hiddenScale * 2, hiddenZp),
+                output(second, hidden, hiddenScale * 2, hiddenZp), "other qparams: quantized again");
+    }
+
+    private static INDArray output(DnnlInt8Linear linear, INDArray x, float inScale, int inZp) {
+        INDArray y = Nd4j.create(DataType.FLOAT, new long[] {x.size(0), 7}, 'c');
+        assertTrue(linear.forward(x, inScale, inZp, 0f, 0, y));
+        return y;
+    }
+
     @Test
     void staticQParamsRunTheConvolutionAndAChangeOfQParamsRebuildsIt() {
         int m = 6;
@@ -179,7 +234,7 @@ class DnnlInt8LinearTest {
         plan.setQParams(1f, 0, 0.5f, 0);
         stream s = Dnnl.stream();
 
-        assertTrue(plan.quantizeInput(s));
+        assertTrue(plan.quantizeInput(s, null));
         boolean floatInY = plan.multiply(s);
         assertEquals(correctionWithoutVnni && DnnlInt8Linear.saturatesPairs(), floatInY);
 
