@@ -38,7 +38,7 @@ final class DnnlLinearParams {
     private final float[] bias;
     private final byte[] weightKN;
     private final long[] colSums;
-    private final memory weights;
+    private volatile memory weights;
     private volatile memory weightsTwice;
     /** The weight reordered into each blocked layout a convolution asked for (in practice one). */
     private final List<memory> convolutionWeights = new ArrayList<>();
@@ -58,7 +58,6 @@ final class DnnlLinearParams {
         this.bias = bias == null ? new float[n] : bias.clone();
         this.weightKN = weightKN;   // kept, not copied: see DnnlInt8Linear's constructor
         this.colSums = columnSums(weightKN, k, n);
-        this.weights = Dnnl.bytes(weightDesc(k), columnMajor(1));
     }
 
     int k() {
@@ -121,9 +120,18 @@ final class DnnlLinearParams {
         return weightKN[r * n + j];
     }
 
-    /** The weight {@code [k, n]} as oneDNN reads it. */
+    /** The weight {@code [k, n]} as oneDNN's matmul reads it; built on first use (static layers may never need it). */
     memory weights() {
-        return weights;
+        memory w = weights;
+        if (w == null) {
+            synchronized (this) {
+                if (weights == null) {
+                    weights = Dnnl.bytes(weightDesc(k), columnMajor(1));
+                }
+                w = weights;
+            }
+        }
+        return w;
     }
 
     /** The weight stacked on itself, {@code [2k, n]}, for the split product; built on first use. */
@@ -151,15 +159,23 @@ final class DnnlLinearParams {
                 return m;
             }
         }
-        // the column-major [k, n] bytes are n rows of k: exactly oihw
-        long reduction = twice ? 2L * k : k;
-        memory.desc oihw = new memory.desc(new long[] {n, reduction, 1, 1}, memory.data_type.s8,
-                memory.format_tag.oihw);
-        memory plain = new memory(oihw, Dnnl.engine(), (twice ? weightsTwice() : weights).get_data_handle());
         memory m = Dnnl.owned(packed);
         stream s = Dnnl.stream();
-        new reorder(plain, m).execute(s, plain, m);
-        s._wait();
+        if (twice) {
+            // the column-major [2k, n] bytes are n rows of 2k: exactly oihw
+            memory.desc oihw = new memory.desc(new long[] {n, 2L * k, 1, 1}, memory.data_type.s8,
+                    memory.format_tag.oihw);
+            memory plain = new memory(oihw, Dnnl.engine(), weightsTwice().get_data_handle());
+            new reorder(plain, m).execute(s, plain, m);
+            s._wait();
+        } else {
+            // the row-major [k, n] weight is iohw; the temporary native copy is freed right away
+            memory.desc iohw = new memory.desc(new long[] {n, k, 1, 1}, memory.data_type.s8, memory.format_tag.iohw);
+            try (memory plain = Dnnl.bytes(iohw, weightKN)) {
+                new reorder(plain, m).execute(s, plain, m);
+                s._wait();
+            }
+        }
         convolutionWeights.add(m);
         return m;
     }

@@ -94,7 +94,8 @@ final class DnnlLinearPlan {
     /** True when qparams are fixed: the products are convolutions with them built in, rebuilt when they change. */
     final boolean fixedQParams;
     private DnnlConvolutionProduct convolution;
-    private final primitive matmul;
+    /** Built on first use: with fixed qparams the convolution runs instead. */
+    private primitive matmul;
     /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
     private final primitive requantize;
     /** u8 -> f32 when the output is fake-quantized; null otherwise. */
@@ -107,7 +108,7 @@ final class DnnlLinearPlan {
     private final primitive minOf;
     private final primitive maxOf;
     private final IntMemoryMap quantizeArgs;
-    private final IntMemoryMap matmulArgs;
+    private IntMemoryMap matmulArgs;
     private final IntMemoryMap requantizeArgs;
     private final IntMemoryMap dequantizeArgs;
     private final IntMemoryMap nanArgs;
@@ -156,8 +157,6 @@ final class DnnlLinearPlan {
         quantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, quantScale);
         quantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, quantZp);
 
-        matmul = matmulOf(qd, k);
-        matmulArgs = matmulArgs(xU8, params.weights(), biasAcc);
 
         if (fakeQuantizedOutput) {
             requantize = reorderOf(yd, yq, true, DNNL_ARG_DST);
@@ -262,6 +261,10 @@ final class DnnlLinearPlan {
         } else if (convolution != null) {
             convolution.run(s);
         } else {
+            if (matmul == null) {
+                matmul = matmulOf(xU8.get_desc(), params.k());
+                matmulArgs = matmulArgs(xU8, params.weights(), biasAcc);
+            }
             matmul.execute(s, matmulArgs);
         }
         return !matmulRequantizes;

@@ -48,10 +48,11 @@ final class DnnlOutlierCorrection {
     private final BytePointer quantizedInput;
     private final primitive lowOf;
     private final primitive rowMaxOf;
-    private final primitive product;
+    /** The matmul, built on first use: with fixed qparams the convolution runs instead. */
+    private primitive product;
     private final IntMemoryMap lowArgs;
     private final IntMemoryMap rowMaxArgs;
-    private final IntMemoryMap productArgs;
+    private IntMemoryMap productArgs;
     private final boolean lowExact;
     /** The product as a convolution when the plan's qparams are fixed, else null (the matmul runs). */
     private DnnlConvolutionProduct convolution;
@@ -84,11 +85,6 @@ final class DnnlOutlierCorrection {
         lowArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, new memory(lowS8, Dnnl.engine(), low.get_data_handle()));
         rowMaxOf = Dnnl.reductionOf(algorithm.reduction_max, qd, Dnnl.matrix(rows, 1, memory.data_type.u8));
         rowMaxArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, rowMaxMem);
-        product = sumThenReluMatmul(qd);
-        productArgs = args(DNNL_ARG_SRC, low, DNNL_ARG_DST, plan.yF32);
-        productArgs.put(DNNL_ARG_WEIGHTS, plan.params.weights());
-        productArgs.put(DNNL_ARG_BIAS, plan.biasAcc);
-        productArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, dequantScales);
         lowExact = lowMatchesJava(qd, lowS8);
     }
 
@@ -128,6 +124,13 @@ final class DnnlOutlierCorrection {
         if (convolution != null) {
             convolution.run(s);
         } else {
+            if (product == null) {
+                product = sumThenReluMatmul(low.get_desc());
+                productArgs = args(DNNL_ARG_SRC, low, DNNL_ARG_DST, plan.yF32);
+                productArgs.put(DNNL_ARG_WEIGHTS, plan.params.weights());
+                productArgs.put(DNNL_ARG_BIAS, plan.biasAcc);
+                productArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, dequantScales);
+            }
             product.execute(s, productArgs);
         }
         return true;
