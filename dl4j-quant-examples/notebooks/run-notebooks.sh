@@ -11,9 +11,9 @@ KERNEL_JAR=${KERNEL_JAR:-$target/notebook-kernel/rapaio-jupyter-kernel.jar}
 DEPENDENCY_DIR=${DEPENDENCY_DIR:-$target/dependency}
 EXAMPLES_JAR=${EXAMPLES_JAR:-$(ls "$target"/dl4j-quant-examples-*.jar 2>/dev/null | head -n 1)}
 OUT_DIR=${OUT_DIR:-$target/notebooks}
-STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-20}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-15}
 CELL_TIMEOUT=${CELL_TIMEOUT:-600}
-RETRIES=${RETRIES:-6}
+RETRIES=${RETRIES:-10}
 # Fashion-MNIST source for ExampleData (-Ddl4jquant.data): the embedded subset by default, so run times do not depend
 # on whether Debian's dataset-fashion-mnist is installed; NOTEBOOK_DATA=auto or debian uses the full set.
 NOTEBOOK_DATA=${NOTEBOOK_DATA:-embedded}
@@ -52,7 +52,8 @@ cat > "$JUPYTER_PATH/kernels/$kernel_name/kernel.json" <<JSON
 JSON
 
 # Kernel start-up still fails now and then (no kernel_info reply); those, and only those, are retried, with a growing
-# pause: one clean-clone CI run saw four failed starts in a row.
+# pause: one clean-clone CI run saw four failed starts in a row. A start that works answers within about a second, and
+# one that fails never answers, so a short start-up timeout with many retries is the robust combination.
 startup_failure='Kernel didn.t respond|Kernel died before replying to kernel_info'
 
 run_one() {
