@@ -54,7 +54,8 @@ final class DnnlConvolutionProduct {
      * The convolution of the plan's weight (stacked twice when {@code twice}) on {@code src}, u8
      * {@code [rows, k or 2k]}, into {@code dst} ({@code [rows, n]}, u8 or f32), with the plan's bias, {@code scales}
      * per column and, for a u8 output, {@code outZeroPoint} fixed; with {@code sumFirst}, what dst holds is added
-     * before the activation. Null when oneDNN would run its slow reference convolution for it.
+     * before the activation. Null when oneDNN has no jit convolution for it on this CPU (the plan then runs its
+     * matmul).
      */
     static DnnlConvolutionProduct tryBuild(DnnlLinearPlan plan, memory src, boolean twice, memory dst,
                                            boolean u8Output, float[] scales, int outZeroPoint, boolean sumFirst) {
@@ -69,10 +70,15 @@ final class DnnlConvolutionProduct {
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, scales);
         attr.set_post_ops(postOps(params, sumFirst, u8Output ? outZeroPoint : 0));
-        convolution_forward.primitive_desc pd = new convolution_forward.primitive_desc(
-                new convolution_forward.desc(prop_kind.forward_inference, algorithm.convolution_direct, in,
-                        anyWeights, bias, out, new long[] {1, 1}, new long[] {0, 0}, new long[] {0, 0}),
-                attr, Dnnl.engine());
+        convolution_forward.primitive_desc pd;
+        try {
+            pd = new convolution_forward.primitive_desc(
+                    new convolution_forward.desc(prop_kind.forward_inference, algorithm.convolution_direct, in,
+                            anyWeights, bias, out, new long[] {1, 1}, new long[] {0, 0}, new long[] {0, 0}),
+                    attr, Dnnl.engine());
+        } catch (RuntimeException unimplemented) {
+            return null;   // e.g. a post-op this CPU's int8 convolution lacks: the matmul computes the same
+        }
         if (pd.impl_info_str().getString().startsWith("ref")) {
             return null;
         }

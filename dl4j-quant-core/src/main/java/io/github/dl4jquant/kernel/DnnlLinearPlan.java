@@ -157,7 +157,6 @@ final class DnnlLinearPlan {
         quantizeArgs.put(DNNL_ARG_ATTR_OUTPUT_SCALES, quantScale);
         quantizeArgs.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, quantZp);
 
-
         if (fakeQuantizedOutput) {
             requantize = reorderOf(yd, yq, true, DNNL_ARG_DST);
             requantizeArgs = args(DNNL_ARG_SRC, yF32, DNNL_ARG_DST, yU8);

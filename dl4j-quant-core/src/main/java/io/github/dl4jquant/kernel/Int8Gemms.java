@@ -162,7 +162,8 @@ public final class Int8Gemms {
             return false;
         }
         LOG.info("fused int8 linear: {} (oneDNN u8 x s8 1x1 convolution for static qparams, matmul for dynamic "
-                + "ones, with fused zero point, per-channel scales, bias, activation and requantization){}", DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
+                + "ones, with fused zero point, per-channel scales, bias, activation and requantization){}",
+                DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
                 ? "; no VNNI here, so activations above 128 cost an exact correction, or a second product when many"
                 : "");
         return true;
