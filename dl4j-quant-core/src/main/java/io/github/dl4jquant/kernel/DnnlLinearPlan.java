@@ -78,11 +78,9 @@ final class DnnlLinearPlan {
     private final memory outQuantScale = scalar(memory.data_type.f32);
     private final memory dequantScale = scalar(memory.data_type.f32);
     private final memory sumMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
-    private final memory maxMem = owned(Dnnl.matrix(1, 1, memory.data_type.u8));
     private final memory minValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
     private final memory maxValueMem = owned(Dnnl.matrix(1, 1, memory.data_type.f32));
     private final FloatPointer sum = new FloatPointer(sumMem.get_data_handle()).capacity(1);
-    private final BytePointer max = new BytePointer(maxMem.get_data_handle()).capacity(1);
     private final FloatPointer minValue = new FloatPointer(minValueMem.get_data_handle()).capacity(1);
     private final FloatPointer maxValue = new FloatPointer(maxValueMem.get_data_handle()).capacity(1);
     private final FloatPointer quantScaleValue = new FloatPointer(quantScale.get_data_handle()).capacity(1);
@@ -104,7 +102,12 @@ final class DnnlLinearPlan {
     private final primitive softmax;
     private final IntMemoryMap softmaxArgs;
     private final primitive nanCheck;
-    private final primitive maxCheck;
+    /** The largest quantized input per row: one reduction tells the plan and the outlier correction all they need. */
+    private final primitive rowMaxCheck;
+    private final BytePointer rowMaxes;
+    /** Filled by {@link #quantizeInput} on kernels that saturate: the largest quantized input of each row. */
+    final byte[] rowMax;
+    private int inputMax;
     private final primitive minOf;
     private final primitive maxOf;
     private final IntMemoryMap quantizeArgs;
@@ -112,7 +115,7 @@ final class DnnlLinearPlan {
     private final IntMemoryMap requantizeArgs;
     private final IntMemoryMap dequantizeArgs;
     private final IntMemoryMap nanArgs;
-    private final IntMemoryMap maxArgs;
+    private final IntMemoryMap rowMaxArgs;
     private final IntMemoryMap minArgs;
     private final IntMemoryMap maxOfArgs;
     private DnnlOutlierCorrection outliers;
@@ -185,8 +188,12 @@ final class DnnlLinearPlan {
         memory.desc one = Dnnl.matrix(1, 1, memory.data_type.f32);
         nanCheck = reductionOf(algorithm.reduction_sum, xd, one);
         nanArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, sumMem);
-        maxCheck = reductionOf(algorithm.reduction_max, qd, Dnnl.matrix(1, 1, memory.data_type.u8));
-        maxArgs = args(DNNL_ARG_SRC, xU8, DNNL_ARG_DST, maxMem);
+        memory.desc perRow = Dnnl.matrix(rows, 1, memory.data_type.u8);
+        memory rowMaxMem = owned(perRow);
+        rowMaxCheck = reductionOf(algorithm.reduction_max, qd, perRow);
+        rowMaxArgs = args(DNNL_ARG_SRC, xU8, DNNL_ARG_DST, rowMaxMem);
+        rowMaxes = new BytePointer(rowMaxMem.get_data_handle()).capacity(rows);
+        rowMax = new byte[rows];
         minOf = reductionOf(algorithm.reduction_min, xd, one);
         minArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, minValueMem);
         maxOf = reductionOf(algorithm.reduction_max, xd, one);
@@ -239,9 +246,16 @@ final class DnnlLinearPlan {
             quantize.execute(s, quantizeArgs);
         }
         if (Dnnl.saturatesPairs()) {
-            maxCheck.execute(s, maxArgs);
+            rowMaxCheck.execute(s, rowMaxArgs);
         }
         s._wait();
+        if (Dnnl.saturatesPairs()) {
+            rowMaxes.get(rowMax);
+            inputMax = 0;
+            for (byte v : rowMax) {
+                inputMax = Math.max(inputMax, v & 0xFF);
+            }
+        }
         return nanFree || !Float.isNaN(sum.get(0));
     }
 
@@ -252,7 +266,7 @@ final class DnnlLinearPlan {
      * @return true when y now holds floats that {@link #finish} must still requantize
      */
     boolean multiply(stream s) {
-        if (Dnnl.saturatesPairs() && (max.get(0) & 0xFF) > MAX_SAFE_INPUT) {
+        if (Dnnl.saturatesPairs() && inputMax > MAX_SAFE_INPUT) {
             if (outliers().tryRun(s)) {
                 return true;
             }

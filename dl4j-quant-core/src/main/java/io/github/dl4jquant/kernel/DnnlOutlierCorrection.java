@@ -11,7 +11,6 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_F32_VAL;
 
 import java.util.Arrays;
 import org.bytedeco.dnnl.IntMemoryMap;
-import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
@@ -44,20 +43,16 @@ final class DnnlOutlierCorrection {
     private final int k;
     private final int n;
     private final memory dequantScales;
-    private final BytePointer rowMaxes;
     private final BytePointer quantizedInput;
     private final primitive lowOf;
-    private final primitive rowMaxOf;
     /** The matmul, built on first use: with fixed qparams the convolution runs instead. */
     private primitive product;
     private final IntMemoryMap lowArgs;
-    private final IntMemoryMap rowMaxArgs;
     private IntMemoryMap productArgs;
     private final boolean lowExact;
     /** The product as a convolution when the plan's qparams are fixed, else null (the matmul runs). */
     private DnnlConvolutionProduct convolution;
     private final memory low;
-    private final byte[] rowMax;
     private final byte[] row;
     private final int[] rowAcc;
     private final float[] correction;
@@ -68,7 +63,6 @@ final class DnnlOutlierCorrection {
         this.rows = plan.rows;
         this.k = plan.params.k();
         this.n = plan.params.n();
-        this.rowMax = new byte[rows];
         this.row = new byte[k];
         this.rowAcc = new int[n];
         this.correction = new float[rows * n];
@@ -76,15 +70,11 @@ final class DnnlOutlierCorrection {
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
         memory.desc lowS8 = Dnnl.matrix(rows, k, memory.data_type.s8);
         low = owned(qd);
-        memory rowMaxMem = owned(Dnnl.matrix(rows, 1, memory.data_type.u8));
         dequantScales = owned(Dnnl.vector(n, memory.data_type.f32));
-        rowMaxes = new BytePointer(rowMaxMem.get_data_handle()).capacity(rows);
         quantizedInput = new BytePointer(plan.xU8.get_data_handle()).capacity((long) rows * k);
         // u8 -> s8 saturates at 127: min(x, 127), written as s8 and read by the matmul as u8
         lowOf = Dnnl.reorderOf(qd, lowS8, false);
         lowArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, new memory(lowS8, Dnnl.engine(), low.get_data_handle()));
-        rowMaxOf = Dnnl.reductionOf(algorithm.reduction_max, qd, Dnnl.matrix(rows, 1, memory.data_type.u8));
-        rowMaxArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, rowMaxMem);
         lowExact = lowMatchesJava(qd, lowS8);
     }
 
@@ -103,9 +93,7 @@ final class DnnlOutlierCorrection {
         if (!lowExact) {
             return false;
         }
-        rowMaxOf.execute(s, rowMaxArgs);
-        s._wait();
-        rowMaxes.get(rowMax);
+        byte[] rowMax = plan.rowMax;
         long budget = (long) rows * k / MAX_OUTLIER_FRACTION;
         for (int i = 0; i < rows; i++) {
             if ((rowMax[i] & 0xFF) > LOW_MAX) {
