@@ -8,8 +8,10 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 
 import java.util.Arrays;
 import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
+import org.bytedeco.dnnl.global.dnnl.prop_kind;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
@@ -42,9 +44,16 @@ final class Dnnl {
         return State.UNAVAILABLE;
     }
 
-    /** True when the loaded kernel sums u8*s8 pairs in saturating int16 (CPUs without VNNI). */
+    /**
+     * True when the loaded kernels (matmul or convolution) sum u8*s8 pairs in saturating int16 (CPUs without VNNI).
+     */
     static boolean saturatesPairs() {
         return State.SATURATES;
+    }
+
+    /** False when the int8 convolution was wrong even for activations up to 128: the matmul then runs instead. */
+    static boolean convolutionExact() {
+        return State.CONVOLUTION_EXACT;
     }
 
     static engine engine() {
@@ -127,24 +136,82 @@ final class Dnnl {
         static final ThreadLocal<stream> STREAM;
         static final String UNAVAILABLE;
         static final boolean SATURATES;
+        static final boolean CONVOLUTION_EXACT;
 
         static {
             engine e = null;
             String reason;
             boolean saturates = true;
+            boolean convolutionExact = false;
             try {
                 e = new engine(engine.kind.cpu, 0);
-                saturates = productOf(e, (byte) 255, (byte) -128, 64) != 64 * 255 * -128;
-                reason = saturates && productOf(e, (byte) 128, (byte) -128, 64) != 64 * 128 * -128
+                boolean matmulSaturates = !exact(e, (byte) 255, false);
+                reason = matmulSaturates && !exact(e, (byte) 128, false)
                         ? "its u8*s8 matmul is wrong even for activations <= 128" : null;
+                // the convolution is a different kernel: its saturation is probed too, never assumed
+                convolutionExact = exact(e, (byte) 128, true);
+                saturates = matmulSaturates || convolutionExact && !exact(e, (byte) 255, true);
             } catch (Throwable t) {   // UnsatisfiedLinkError, NoClassDefFoundError, dnnl's own errors
                 reason = "oneDNN (org.bytedeco:dnnl) could not be loaded: " + t;
             }
             ENGINE = e;
             UNAVAILABLE = reason;
             SATURATES = saturates;
+            CONVOLUTION_EXACT = convolutionExact;
             engine owner = e;
             STREAM = ThreadLocal.withInitial(() -> new stream(owner));
+        }
+
+        private static final int PROBE_K = 64;
+        private static final byte PROBE_W = -128;
+
+        /** True when the product of 64 activations {@code x} with weights -128 comes out exact. */
+        private static boolean exact(engine e, byte x, boolean convolution) {
+            int expected = PROBE_K * (x & 0xFF) * PROBE_W;
+            return (convolution ? convolutionProductOf(e, x, PROBE_W, PROBE_K) : productOf(e, x, PROBE_W, PROBE_K))
+                    == expected;
+        }
+
+        /**
+         * Sum over k of x * w for constant x and w, through a 1x1 u8 * s8 -> s32 convolution with its weight in the
+         * layout it chose (as {@link DnnlConvolutionProduct} runs it); {@code Integer.MIN_VALUE} when it cannot be
+         * built.
+         */
+        private static int convolutionProductOf(engine e, byte x, byte w, int k) {
+            int oc = 16;
+            memory.desc src = new memory.desc(new long[] {1, k, 1, 1}, memory.data_type.u8, memory.format_tag.nhwc);
+            memory.desc dst = new memory.desc(new long[] {1, oc, 1, 1}, memory.data_type.s32,
+                    memory.format_tag.nhwc);
+            memory.desc anyWeights = new memory.desc(new long[] {oc, k, 1, 1}, memory.data_type.s8,
+                    memory.format_tag.any);
+            convolution_forward.primitive_desc pd;
+            try {
+                pd = new convolution_forward.primitive_desc(new convolution_forward.desc(prop_kind.forward_inference,
+                        algorithm.convolution_direct, src, anyWeights, dst, new long[] {1, 1}, new long[] {0, 0},
+                        new long[] {0, 0}), e);
+            } catch (RuntimeException unimplemented) {
+                return Integer.MIN_VALUE;
+            }
+            byte[] xs = new byte[k];
+            byte[] ws = new byte[oc * k];
+            Arrays.fill(xs, x);
+            Arrays.fill(ws, w);
+            memory xm = new memory(src, e);
+            memory plain = new memory(new memory.desc(new long[] {oc, k, 1, 1}, memory.data_type.s8,
+                    memory.format_tag.oihw), e);
+            memory wm = new memory(pd.weights_desc(), e);
+            memory zm = new memory(dst, e);
+            new BytePointer(xm.get_data_handle()).capacity(k).put(xs);
+            new BytePointer(plain.get_data_handle()).capacity(ws.length).put(ws);
+            stream s = new stream(e);
+            new reorder(plain, wm).execute(s, plain, wm);
+            IntMemoryMap args = new IntMemoryMap();
+            args.put(DNNL_ARG_SRC, xm);
+            args.put(DNNL_ARG_WEIGHTS, wm);
+            args.put(DNNL_ARG_DST, zm);
+            new convolution_forward(pd).execute(s, args);
+            s._wait();
+            return new IntPointer(zm.get_data_handle()).capacity(1).get(0);
         }
 
         /** Sum over k of x * w for constant x and w, through a plain u8 * s8 -> s32 matmul. */

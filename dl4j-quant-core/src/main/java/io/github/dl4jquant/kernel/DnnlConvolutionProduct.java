@@ -29,10 +29,10 @@ import org.bytedeco.dnnl.stream;
  * sum post-op) and the split product (on the weight stacked twice).
  *
  * <pre>{@code
- * DnnlConvolutionProduct c = DnnlConvolutionProduct.tryBuild(plan, plan.xU8, false, plan.matmulDst,
- *         plan.matmulRequantizes, scales, outZeroPoint, false);
+ * DnnlConvolutionProduct c = DnnlConvolutionProduct.tryBuild(plan, plan.xU8, false, plan.productDst,
+ *         plan.productRequantizes, scales, outZeroPoint, false);
  * if (c != null) {           // null: oneDNN has no jit kernel for it here
- *     c.run(stream);         // reads src, writes dst (whatever buffer dst points at now)
+ *     c.run(stream);         // reads src, writes dst (the plan's bound output array when dst is plan.yF32)
  * }
  * }</pre>
  */
@@ -40,14 +40,15 @@ final class DnnlConvolutionProduct {
     private final convolution_forward convolution;
     private final IntMemoryMap args;
     private final memory dst;
-    /** The plan's memory whose buffer {@link #dst} views: the caller's output array is bound to it per call. */
-    private final memory dstOf;
+    /** The plan whose bound float output {@link #dst} follows per call; null when dst is a buffer the plan owns. */
+    private final DnnlLinearPlan followsOutputOf;
 
-    private DnnlConvolutionProduct(convolution_forward convolution, IntMemoryMap args, memory dst, memory dstOf) {
+    private DnnlConvolutionProduct(convolution_forward convolution, IntMemoryMap args, memory dst,
+                                   DnnlLinearPlan followsOutputOf) {
         this.convolution = convolution;
         this.args = args;
         this.dst = dst;
-        this.dstOf = dstOf;
+        this.followsOutputOf = followsOutputOf;
     }
 
     /**
@@ -59,6 +60,9 @@ final class DnnlConvolutionProduct {
      */
     static DnnlConvolutionProduct tryBuild(DnnlLinearPlan plan, memory src, boolean twice, memory dst,
                                            boolean u8Output, float[] scales, int outZeroPoint, boolean sumFirst) {
+        if (!Dnnl.convolutionExact()) {
+            return null;
+        }
         DnnlLinearParams params = plan.params;
         long reduction = twice ? 2L * params.k() : params.k();
         int n = params.n();
@@ -87,11 +91,13 @@ final class DnnlConvolutionProduct {
                 DNNL_ARG_DST, dstView);
         a.put(DNNL_ARG_WEIGHTS, params.convolutionWeights(pd.weights_desc(), twice));
         a.put(DNNL_ARG_BIAS, new memory(bias, Dnnl.engine(), plan.biasAcc.get_data_handle()));
-        return new DnnlConvolutionProduct(new convolution_forward(pd), a, dstView, dst);
+        return new DnnlConvolutionProduct(new convolution_forward(pd), a, dstView, dst == plan.yF32 ? plan : null);
     }
 
     void run(stream s) {
-        dst.set_data_handle(dstOf.get_data_handle());
+        if (followsOutputOf != null) {
+            dst.set_data_handle(followsOutputOf.boundOutput);
+        }
         convolution.execute(s, args);
     }
 

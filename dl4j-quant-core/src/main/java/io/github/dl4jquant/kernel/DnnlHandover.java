@@ -1,6 +1,6 @@
 package io.github.dl4jquant.kernel;
 
-import org.bytedeco.dnnl.memory;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <pre>{@code
  * DnnlHandover h = DnnlHandover.current();
- * memory q = h.take(x, inScale, inZp);     // the u8 values behind x, or null
+ * Pointer q = h.take(x, inScale, inZp);    // the u8 values behind x, or null
  * ...
  * h.offer(y, yU8, outScale, outZp);        // after writing y = dequantize(yU8)
  * }</pre>
@@ -27,7 +27,7 @@ final class DnnlHandover {
     private static final ThreadLocal<DnnlHandover> CURRENT = ThreadLocal.withInitial(DnnlHandover::new);
 
     private INDArray output;
-    private memory quantized;
+    private Pointer quantized;
     private float scale;
     private int zeroPoint;
 
@@ -40,7 +40,7 @@ final class DnnlHandover {
     }
 
     /** Records that {@code output} holds {@code quantized} (u8, same shape) dequantized with these qparams. */
-    void offer(INDArray output, memory quantized, float scale, int zeroPoint) {
+    void offer(INDArray output, Pointer quantized, float scale, int zeroPoint) {
         this.output = output;
         this.quantized = quantized;
         this.scale = scale;
@@ -51,9 +51,9 @@ final class DnnlHandover {
      * The u8 values {@code x} was dequantized from, when {@code x} is the array last offered and quantizing it with
      * these qparams would give them back; null otherwise. Clears the offer either way: only the next layer can take it.
      */
-    memory take(INDArray x, float scale, int zeroPoint) {
+    Pointer take(INDArray x, float scale, int zeroPoint) {
         boolean same = x == output && scale == this.scale && zeroPoint == this.zeroPoint;
-        memory q = same ? quantized : null;
+        Pointer q = same ? quantized : null;
         output = null;
         quantized = null;
         return q;

@@ -2,8 +2,8 @@ package io.github.dl4jquant.kernel;
 
 import java.util.HashMap;
 import java.util.Map;
-import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -28,13 +28,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * }</pre>
  *
  * <p>Exactness: the integer product is always exact. Where the kernel sums u8*s8 pairs in saturating int16 (CPUs
- * without VNNI, {@link #saturatesPairs()}), a batch whose quantized input exceeds 128 (PyTorch's x86 qconfig keeps
+ * without VNNI, {@link #saturatesPairs()}), a batch whose quantized input exceeds 127 (PyTorch's x86 qconfig keeps
  * calibrated activations within 7 bits, but later data can exceed the calibrated range) is detected after the input
- * quantization and computed as one product of twice the length: two reorders split each value into
- * {@code min(x, 127)} and {@code max(x - 127, 0)}, multiplied against the weight stacked twice, with the zero point
- * folded into the bias. The float epilogue rounds differently from a Java loop (oneDNN scales
- * {@code acc + b / (s_in * s_w)}), so outputs agree with the reference layer within one output quantization step,
- * almost always exactly.
+ * quantization: a few such inputs run on {@code min(x, 127)} with the remainders added exactly in Java
+ * ({@link DnnlOutlierCorrection}); many run as one product of twice the length ({@link DnnlSplitProduct}). The float
+ * epilogue rounds differently from a Java loop (oneDNN scales {@code acc + b / (s_in * s_w) - zp * colsum(w)}), so
+ * outputs agree with the reference layer within one output quantization step, almost always exactly.
  *
  * <p>Thread safety: the weights ({@link DnnlLinearParams}) are shared read-only; primitives, memories and argument
  * maps ({@link DnnlLinearPlan}) are built per thread and batch size, and oneDNN streams are per thread. The rare
@@ -53,7 +52,7 @@ public final class DnnlInt8Linear {
      *                     (for the exact outlier correction), not copied: do not change it afterwards
      * @param weightScales per output column (per-channel symmetric; repeat one value for per-tensor)
      * @param bias         float bias per output column, or null
-     * @param activation   ReLU, tanh and sigmoid are fused into the matmul, softmax is a oneDNN primitive after it,
+     * @param activation   ReLU, tanh and sigmoid are fused into the product, softmax is a oneDNN primitive after it,
      *                     identity costs nothing; others run as an ND4J op
      * @throws IllegalStateException when oneDNN's primitives are not available ({@link #unavailableReason()})
      */
@@ -66,7 +65,7 @@ public final class DnnlInt8Linear {
         this.params = new DnnlLinearParams(weightKN, k, n, weightScales, bias, activation);
     }
 
-    /** True when oneDNN's primitives loaded here and their int8 matmul passed the start-up probe. */
+    /** True when oneDNN's primitives loaded here and their int8 products passed the start-up probe. */
     public static boolean isAvailable() {
         return Dnnl.unavailableReason() == null;
     }
@@ -117,7 +116,7 @@ public final class DnnlInt8Linear {
     private boolean run(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y,
                         boolean fixedQParams) {
         DnnlHandover handover = DnnlHandover.current();
-        memory handed = handover.take(x, inScale, inZp);
+        Pointer handed = handover.take(x, inScale, inZp);
         int m = (int) x.size(0);
         check(x, m, params.k(), "x");
         check(y, m, params.n(), "y");

@@ -57,7 +57,7 @@ final class DnnlLinearParams {
         this.weightScales = weightScales.clone();
         this.bias = bias == null ? new float[n] : bias.clone();
         this.weightKN = weightKN;   // kept, not copied: see DnnlInt8Linear's constructor
-        this.colSums = columnSums(weightKN, k, n);
+        this.colSums = PackedInt8Weight.columnSums(weightKN, k, n);
     }
 
     int k() {
@@ -84,10 +84,10 @@ final class DnnlLinearParams {
     }
 
     /**
-     * True when the matmul can requantize its own output: ReLU commutes with the output scale, so
-     * {@code relu(s * acc) / s_out == relu(s / s_out * acc)}; tanh, sigmoid and softmax do not.
+     * True when the product (matmul or convolution) can requantize its own output: ReLU commutes with the output
+     * scale, so {@code relu(s * acc) / s_out == relu(s / s_out * acc)}; tanh, sigmoid and softmax do not.
      */
-    boolean requantizesInMatmul() {
+    boolean requantizesInProduct() {
         return (eltwise == null || eltwise == algorithm.eltwise_relu) && !softmax && activation == null;
     }
 
@@ -217,15 +217,5 @@ final class DnnlLinearParams {
             }
         }
         return out;
-    }
-
-    private static long[] columnSums(byte[] w, int k, int n) {
-        long[] sums = new long[n];
-        for (int r = 0; r < k; r++) {
-            for (int j = 0; j < n; j++) {
-                sums[j] += w[r * n + j];
-            }
-        }
-        return sums;
     }
 }

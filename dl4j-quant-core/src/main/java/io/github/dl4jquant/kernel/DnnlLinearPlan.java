@@ -56,15 +56,17 @@ final class DnnlLinearPlan {
 
     final DnnlLinearParams params;
     final int rows;
-    /** True when the matmul itself writes u8 (fake-quantized output, activation ReLU or none). */
-    final boolean matmulRequantizes;
+    /** True when the product itself writes u8 (fake-quantized output, activation ReLU or none). */
+    final boolean productRequantizes;
     final memory xF32;
     final memory xU8;
     private final Pointer xU8Data;
     /** The output as u8 when the layer fake-quantizes it (valid after {@link #finish}); null otherwise. */
-    final memory quantizedOutput;
+    final Pointer quantizedOutput;
+    /** The bound output array's buffer, which {@link #yF32} and convolutions writing floats point at. */
+    Pointer boundOutput;
     final memory yF32;
-    final memory matmulDst;
+    final memory productDst;
     final memory outScales;
     /** Bias per column in accumulator units with the input zero point folded in. */
     final memory biasAcc;
@@ -138,7 +140,7 @@ final class DnnlLinearPlan {
         this.fixedQParams = fixedQParams;
         int k = params.k();
         int n = params.n();
-        this.matmulRequantizes = fakeQuantizedOutput && params.requantizesInMatmul();
+        this.productRequantizes = fakeQuantizedOutput && params.requantizesInProduct();
         this.dequant = new float[n];
         this.scales = new float[n];
         memory.desc xd = Dnnl.matrix(rows, k, memory.data_type.f32);
@@ -150,8 +152,8 @@ final class DnnlLinearPlan {
         xU8Data = xU8.get_data_handle();
         yF32 = Dnnl.unbound(yd);
         memory yU8 = fakeQuantizedOutput ? owned(yq) : null;
-        quantizedOutput = yU8;
-        matmulDst = matmulRequantizes ? yU8 : yF32;
+        quantizedOutput = yU8 == null ? null : yU8.get_data_handle();
+        productDst = productRequantizes ? yU8 : yF32;
         outScales = owned(Dnnl.vector(n, memory.data_type.f32));
         biasAcc = owned(Dnnl.matrix(1, n, memory.data_type.f32));
 
@@ -206,7 +208,8 @@ final class DnnlLinearPlan {
         boundInput = address.address();
         xF32.set_data_handle(address);
         if (y != null) {
-            yF32.set_data_handle(y.data().addressPointer());
+            boundOutput = y.data().addressPointer();
+            yF32.set_data_handle(boundOutput);
         }
     }
 
@@ -234,11 +237,11 @@ final class DnnlLinearPlan {
      * {@link DnnlHandover}; null when there are none); false when the input holds NaN (or +inf with -inf) and
      * nothing more should run.
      */
-    boolean quantizeInput(stream s, memory handed) {
+    boolean quantizeInput(stream s, Pointer handed) {
         boolean nanFree = handed != null || boundInput == nanFreeInput;
         nanFreeInput = 0;
         if (handed != null) {
-            Pointer.memcpy(xU8Data, handed.get_data_handle(), (long) rows * params.k());
+            Pointer.memcpy(xU8Data, handed, (long) rows * params.k());
         } else {
             if (!nanFree) {
                 nanCheck.execute(s, nanArgs);
@@ -247,14 +250,14 @@ final class DnnlLinearPlan {
         }
         if (Dnnl.saturatesPairs()) {
             rowMaxCheck.execute(s, rowMaxArgs);
-        }
-        s._wait();
-        if (Dnnl.saturatesPairs()) {
+            s._wait();
             rowMaxes.get(rowMax);
             inputMax = 0;
             for (byte v : rowMax) {
                 inputMax = Math.max(inputMax, v & 0xFF);
             }
+        } else {
+            s._wait();
         }
         return nanFree || !Float.isNaN(sum.get(0));
     }
@@ -280,10 +283,10 @@ final class DnnlLinearPlan {
             }
             matmul.execute(s, matmulArgs);
         }
-        return !matmulRequantizes;
+        return !productRequantizes;
     }
 
-    /** Applies what the matmul could not: softmax natively, other activations through ND4J on {@code y}. */
+    /** Applies what the product could not: softmax natively, other activations through ND4J on {@code y}. */
     void activate(stream s, INDArray y) {
         if (softmax != null) {
             softmax.execute(s, softmaxArgs);
@@ -332,12 +335,12 @@ final class DnnlLinearPlan {
     primitive matmulOf(memory.desc src, long reduction) {
         primitive_attr attr = new primitive_attr();
         attr.set_output_scales(2, new float[] {(float) DNNL_RUNTIME_F32_VAL});
-        if (matmulRequantizes) {
+        if (productRequantizes) {
             attr.set_zero_points(DNNL_ARG_DST, 0, new int[] {DNNL_RUNTIME_S32_VAL});
         }
         attr.set_post_ops(params.postOps(false));
         int n = params.n();
-        memory.desc dst = Dnnl.matrix(rows, n, matmulRequantizes ? memory.data_type.u8 : memory.data_type.f32);
+        memory.desc dst = Dnnl.matrix(rows, n, productRequantizes ? memory.data_type.u8 : memory.data_type.f32);
         return new matmul(new matmul.primitive_desc(new matmul.desc(src, params.weightDesc(reduction),
                 Dnnl.matrix(1, n, memory.data_type.f32), dst), attr, Dnnl.engine()));
     }
@@ -356,16 +359,15 @@ final class DnnlLinearPlan {
     IntMemoryMap matmulArgs(memory src, memory weights, memory bias) {
         IntMemoryMap a = args(DNNL_ARG_SRC, src, DNNL_ARG_WEIGHTS, weights);
         a.put(DNNL_ARG_BIAS, bias);
-        a.put(DNNL_ARG_DST, matmulDst);
+        a.put(DNNL_ARG_DST, productDst);
         a.put(DNNL_ARG_ATTR_OUTPUT_SCALES, outScales);
-        if (matmulRequantizes) {
+        if (productRequantizes) {
             a.put(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, outZeroPoint);
         }
         return a;
     }
 
-
-    /** Built on the first batch that needs it: most batches never do. */
+    /** Built on the first batch with quantized inputs above 127 (on kernels that saturate). */
     private DnnlOutlierCorrection outliers() {
         if (outliers == null) {
             outliers = new DnnlOutlierCorrection(this);
@@ -374,7 +376,7 @@ final class DnnlLinearPlan {
         return outliers;
     }
 
-    /** Built on the first batch that needs it: most batches never do. */
+    /** Built on the first batch with more outliers than the correction takes. */
     private DnnlSplitProduct split() {
         if (split == null) {
             split = new DnnlSplitProduct(this);
@@ -394,12 +396,12 @@ final class DnnlLinearPlan {
             dequant[j] = boundInScale * params.weightScale(j);
             // oneDNN 2.x adds the bias to the accumulator before scaling, so it is given in accumulator units
             bias[j] = (float) ((double) params.bias(j) / dequant[j] - (double) boundInZp * params.columnSum(j));
-            scales[j] = matmulRequantizes ? dequant[j] / boundOutScale : dequant[j];
+            scales[j] = productRequantizes ? dequant[j] / boundOutScale : dequant[j];
         }
         new FloatPointer(outScales.get_data_handle()).capacity(n).put(scales);
         new FloatPointer(biasAcc.get_data_handle()).capacity(n).put(bias);
         if (fixedQParams) {
-            convolution = DnnlConvolutionProduct.tryBuild(this, xU8, false, matmulDst, matmulRequantizes, scales,
+            convolution = DnnlConvolutionProduct.tryBuild(this, xU8, false, productDst, productRequantizes, scales,
                     boundOutZp, false);
         }
         if (outliers != null) {

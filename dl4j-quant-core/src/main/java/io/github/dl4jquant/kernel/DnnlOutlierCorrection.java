@@ -107,7 +107,7 @@ final class DnnlOutlierCorrection {
             }
         }
         // the output buffer is the caller's array, bound per call
-        new FloatPointer(plan.yF32.get_data_handle()).capacity((long) rows * n).put(correction);
+        new FloatPointer(plan.boundOutput).capacity((long) rows * n).put(correction);
         lowOf.execute(s, lowArgs);
         if (convolution != null) {
             convolution.run(s);

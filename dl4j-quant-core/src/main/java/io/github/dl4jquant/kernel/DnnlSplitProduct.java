@@ -71,8 +71,8 @@ final class DnnlSplitProduct {
 
     /** Rebuilds the convolution for the plan's current qparams, when they are fixed. */
     void refresh() {
-        convolution = plan.fixedQParams ? DnnlConvolutionProduct.tryBuild(plan, halves, true, plan.matmulDst,
-                plan.matmulRequantizes, plan.scales, plan.outputZeroPoint(), false) : null;
+        convolution = plan.fixedQParams ? DnnlConvolutionProduct.tryBuild(plan, halves, true, plan.productDst,
+                plan.productRequantizes, plan.scales, plan.outputZeroPoint(), false) : null;
     }
 
     /** Writes the halves of the plan's quantized input and runs the product into the plan's matmul output. */

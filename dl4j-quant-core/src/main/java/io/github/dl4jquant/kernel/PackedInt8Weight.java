@@ -21,4 +21,18 @@ public interface PackedInt8Weight {
 
     /** The name of the kernel that packed it ({@link Int8Gemm#name()}); only that kernel accepts it. */
     String kernelName();
+
+    /**
+     * The sum of each column of a row-major int8 weight {@code [k, n]}: the input zero-point correction is
+     * {@code zp * colsum(w)[j]}.
+     */
+    static long[] columnSums(byte[] weightKN, int k, int n) {
+        long[] sums = new long[n];
+        for (int r = 0; r < k; r++) {
+            for (int j = 0; j < n; j++) {
+                sums[j] += weightKN[r * n + j];
+            }
+        }
+        return sums;
+    }
 }

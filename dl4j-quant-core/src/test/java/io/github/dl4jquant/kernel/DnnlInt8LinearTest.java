@@ -109,15 +109,9 @@ class DnnlInt8LinearTest {
     void theNextLayerTakesThePreviousLayersQuantizedOutput() {
         int m = 5;
         Random r = new Random(21);
-        byte[] w1 = new byte[K * N];
-        byte[] w2 = new byte[N * 7];
-        r.nextBytes(w1);
-        r.nextBytes(w2);
-        float[] xs = new float[m * K];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = r.nextFloat();
-        }
-        INDArray x = Nd4j.createFromArray(xs).reshape('c', m, K);
+        byte[] w1 = randomBytes(r, K * N);
+        byte[] w2 = randomBytes(r, N * 7);
+        INDArray x = Nd4j.createFromArray(uniform(r, m * K, 1f)).reshape('c', m, K);
         DnnlInt8Linear first = new DnnlInt8Linear(w1, K, N, filled(N, 0.002f), null,
                 Activation.RELU.getActivationFunction());
         DnnlInt8Linear second = new DnnlInt8Linear(w2, N, 7, filled(7, 0.01f), null,
@@ -157,14 +151,10 @@ class DnnlInt8LinearTest {
     void staticQParamsRunTheConvolutionAndAChangeOfQParamsRebuildsIt() {
         int m = 6;
         Random r = new Random(11);
-        byte[] w = new byte[K * N];
-        r.nextBytes(w);
+        byte[] w = randomBytes(r, K * N);
         float[] ws = filled(N, 0.003f);
         float[] b = new float[N];
-        float[] xs = new float[m * K];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = r.nextFloat() * 2f;
-        }
+        float[] xs = uniform(r, m * K, 2f);
         INDArray x = Nd4j.createFromArray(xs).reshape('c', m, K);
         DnnlLinearParams params = new DnnlLinearParams(w, K, N, ws, b, Activation.RELU.getActivationFunction());
         DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, true);
@@ -179,7 +169,7 @@ class DnnlInt8LinearTest {
             INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
             assertTrue(linear.forward(x, q[0], (int) q[1], q[2], (int) q[3], y));
             double[] expected = exact(xs, m, K, N, w, ws, b, q[0], (int) q[1], "relu", q[2], (int) q[3]);
-            assertMatches(expected, y, q[2], "qparams " + java.util.Arrays.toString(q));
+            assertMatches(expected, y, q[2], "qparams " + Arrays.toString(q));
         }
     }
 
@@ -187,13 +177,9 @@ class DnnlInt8LinearTest {
     void infinitiesSaturateToTheQuantizedRangeAsInPyTorch() {
         int m = 4;
         Random r = new Random(5);
-        byte[] w = new byte[K * N];
-        r.nextBytes(w);
+        byte[] w = randomBytes(r, K * N);
         float[] ws = filled(N, 0.004f);
-        float[] xs = new float[m * K];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = r.nextFloat();
-        }
+        float[] xs = uniform(r, m * K, 1f);
         xs[3] = Float.POSITIVE_INFINITY;
         xs[K + 8] = -1e30f;   // with -inf too, the sum-based NaN check reports NaN: see reportsNan...
         INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
@@ -220,8 +206,7 @@ class DnnlInt8LinearTest {
     void fewOutliersTakeTheCorrectionAndManyTheSplitProduct(int outlierEvery, boolean correctionWithoutVnni,
                                                             boolean fixedQParams) {
         int m = 32;
-        byte[] w = new byte[K * N];
-        new Random(3).nextBytes(w);
+        byte[] w = randomBytes(new Random(3), K * N);
         DnnlLinearParams params = new DnnlLinearParams(w, K, N, filled(N, 0.01f), null,
                 Activation.RELU.getActivationFunction());
         DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, fixedQParams);
@@ -334,6 +319,21 @@ class DnnlInt8LinearTest {
 
     private static DnnlInt8Linear identityLayer() {
         return new DnnlInt8Linear(new byte[K * N], K, N, filled(N, 0.01f), null, new ActivationIdentity());
+    }
+
+    private static byte[] randomBytes(Random r, int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    /** n values uniform in [0, max). */
+    private static float[] uniform(Random r, int n, float max) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = r.nextFloat() * max;
+        }
+        return a;
     }
 
     private static float[] filled(int n, float v) {

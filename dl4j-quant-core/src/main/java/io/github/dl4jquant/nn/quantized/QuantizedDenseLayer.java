@@ -346,12 +346,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         final long[] colSums;
 
         General(byte[] w, int k, int n, Int8Gemm kernel) {
-            this.colSums = new long[n];
-            for (int r = 0; r < k; r++) {
-                for (int j = 0; j < n; j++) {
-                    colSums[j] += w[r * n + j];
-                }
-            }
+            this.colSums = PackedInt8Weight.columnSums(w, k, n);
             try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
                 INDArray wa = Nd4j.create(DataType.BYTE, new long[] {k, n}, 'c');
                 wa.data().setData(w);
