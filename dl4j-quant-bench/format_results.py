@@ -84,6 +84,28 @@ if any(pt_runs.values()):
             vs = f"{pt8[0] / ours[0]:.2f}x" if pt8 and ours else "-"
             lines.append(f"| {model} | {batch} | {cell(pt32)} | {cell(pt8)} | {pt_speed} | {cell(ours)} | {vs} |")
 
+ws_rows = []
+for model in models:
+    for batch in ("1", "32", "256"):
+        def ws_key(variant):
+            return ("WorkspaceInferenceBenchmark", "outputInWorkspace",
+                    tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
+        fp32_ws, int8_ws = best(ws_key("fp32")), best(ws_key("int8"))
+        if not fp32_ws or not int8_ws:
+            continue
+        pt8 = best(("PyTorchBenchmark", "output",
+                    tuple(sorted({"model": model, "batch": batch, "variant": "int8"}.items()))), pt_runs)
+        vs = f"{pt8[0] / int8_ws[0]:.2f}x" if pt8 else "-"
+        ws_rows.append(f"| {model} | {batch} | {fmt(fp32_ws)} ({fp32_ws[2]}) | {fmt(int8_ws)} ({int8_ws[2]}) | "
+                       f"{fp32_ws[0] / int8_ws[0]:.2f}x | {fmt(pt8) if pt8 else '-'} | {vs} |")
+if ws_rows:
+    lines += ["", "Served without a fresh output array per call (`WorkspaceInferenceBenchmark`: DL4J's "
+              "`output(false, outputWorkspace, input)` into a reused workspace, see \"Serving\" above), µs, best of "
+              "the two thread settings. PyTorch int8 is the column above, unchanged: libtorch frees and reuses its "
+              "output memory at once, which is what the workspace gives DL4J.", "",
+              "| model | batch | DL4J fp32 | our int8 | int8 speed-up | PyTorch int8 | ours vs PyTorch int8 |",
+              "|---|---:|---:|---:|---:|---:|---:|"] + ws_rows
+
 obs = {}
 for t in runs:
     for key, val in runs[t].items():

@@ -35,6 +35,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -164,6 +168,35 @@ class QuantizedDenseTest {
             }
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /**
+     * DL4J's allocation-free inference ({@code output(train, outputWorkspace, input)}, what the README recommends for
+     * serving) gives the values of plain {@code output()}, call after call in the same reused workspace memory, and
+     * the same when batch sizes alternate (the hand-over between fused layers must not pick up stale u8 values).
+     */
+    @Test
+    void outputsInAReusedWorkspaceEqualPlainOutputs() {
+        ComputationGraph fp32 = NnTestSupport.mlp(6, MLP, Activation.RELU, Activation.RELU, Activation.SOFTMAX);
+        ComputationGraph q = NnTestSupport.toQuantized(
+                NnTestSupport.toReference(fp32, Nd4j.randn(DataType.FLOAT, 64, MLP[0]), false, true));
+        WorkspaceConfiguration conf = WorkspaceConfiguration.builder().initialSize(0)
+                .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.FIRST_LOOP).build();
+        List<INDArray> inputs = new ArrayList<>();
+        List<float[]> expected = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            INDArray x = Nd4j.randn(DataType.FLOAT, i % 2 == 0 ? 32 : 3, MLP[0]).muli(1.3);
+            inputs.add(x);
+            expected.add(q.outputSingle(x).data().asFloat());
+        }
+        for (int call = 0; call < 12; call++) {
+            int i = call % inputs.size();
+            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(conf, "TEST_OUTPUT")) {
+                INDArray y = q.output(false, ws, inputs.get(i))[0];
+                assertTrue(y.isAttached(), "the output lives in the caller's workspace");
+                assertArrayEquals(expected.get(i), y.data().asFloat(), "call " + call);
+            }
         }
     }
 
