@@ -115,9 +115,12 @@ final class DnnlLinearParams {
         return colSums[column];
     }
 
-    /** The int8 weight value at row {@code r}, column {@code j}. */
-    byte weight(int r, int j) {
-        return weightKN[r * n + j];
+    /** {@code acc[j] += times * w[r, j]} for every column j: one input's exact contribution to a row of products. */
+    void addWeightRow(int r, int times, int[] acc) {
+        int base = r * n;
+        for (int j = 0; j < n; j++) {
+            acc[j] += times * weightKN[base + j];
+        }
     }
 
     /** The weight {@code [k, n]} as oneDNN's matmul reads it; built on first use (static layers may never need it). */

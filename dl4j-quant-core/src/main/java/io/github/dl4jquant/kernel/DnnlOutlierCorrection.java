@@ -9,6 +9,9 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_RUNTIME_F32_VAL;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.matmul;
@@ -37,6 +40,9 @@ final class DnnlOutlierCorrection {
     /** Above one outlier in this many inputs, the Java correction costs more than a second product. */
     static final int MAX_OUTLIER_FRACTION = 100;
     private static final int LOW_MAX = 127;
+    private static final long HIGH_BITS = 0x8080808080808080L;
+    private static final VarHandle EIGHT_BYTES = MethodHandles.byteArrayViewVarHandle(long[].class,
+            ByteOrder.LITTLE_ENDIAN);
 
     private final DnnlLinearPlan plan;
     private final int rows;
@@ -140,20 +146,32 @@ final class DnnlOutlierCorrection {
         quantizedInput.position(0);
         Arrays.fill(rowAcc, 0);
         int count = 0;
-        for (int t = 0; t < k; t++) {
-            int excess = (row[t] & 0xFF) - LOW_MAX;
-            if (excess > 0) {
-                count++;
-                for (int j = 0; j < n; j++) {
-                    rowAcc[j] += excess * plan.params.weight(t, j);
-                }
+        int t = 0;
+        // inputs above 127 are the bytes with their high bit set: eight are skipped at once while none is
+        for (; t + Long.BYTES <= k; t += Long.BYTES) {
+            if (((long) EIGHT_BYTES.get(row, t) & HIGH_BITS) != 0) {
+                count += addExcesses(t, t + Long.BYTES);
             }
         }
+        count += addExcesses(t, k);
         int out = i * n;
         for (int j = 0; j < n; j++) {
             correction[out + j] = rowAcc[j] * plan.dequant[j];
         }
         dirty[i] = true;
+        return count;
+    }
+
+    /** Adds the remainders {@code x - 127} of {@code row[from, to)} times their weight rows; returns their count. */
+    private int addExcesses(int from, int to) {
+        int count = 0;
+        for (int t = from; t < to; t++) {
+            int excess = (row[t] & 0xFF) - LOW_MAX;
+            if (excess > 0) {
+                count++;
+                plan.params.addWeightRow(t, excess, rowAcc);
+            }
+        }
         return count;
     }
 
