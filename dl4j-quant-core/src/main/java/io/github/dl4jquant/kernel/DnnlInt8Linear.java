@@ -14,8 +14,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * {@code act(s_in * s_w[j] * (x_q - zp_in) · w + b)} with the zero point (folded into the bias), per-channel
  * scales, bias and activation fused, writing either float (no output quantization) or u8 requantized to the output
  * qparams, which a second reorder dequantizes into the float output (PyTorch's reference semantics: the output is
- * fake-quantized). The product is a 1x1 convolution with the scales built in ({@link #forward}, static
- * quantization: 2-9x faster for small batches) or a matmul taking them at run time ({@link #forwardDynamic}).
+ * fake-quantized). The product is a 1x1 convolution (2-9x faster than oneDNN's matmul for small batches) with the
+ * qparams built in ({@link #forward}, static quantization) or read at run time ({@link #forwardDynamic}).
  * Softmax runs as a oneDNN primitive after it; activations oneDNN does not express run as one ND4J op on the float
  * product, before the requantization.
  *
@@ -107,7 +107,7 @@ public final class DnnlInt8Linear {
 
     /**
      * {@link #forward} for qparams that change from call to call (dynamic quantization, from {@link #range}): the
-     * product takes its scales at run time, with nothing rebuilt per call.
+     * product reads the input scale and zero point at run time, with nothing rebuilt per call.
      */
     public boolean forwardDynamic(INDArray x, float inScale, int inZp, float outScale, int outZp, INDArray y) {
         return run(x, inScale, inZp, outScale, outZp, y, false);

@@ -33,11 +33,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Everything one thread needs to run one {@link DnnlInt8Linear} at one batch size: the primitives (quantize reorder,
  * product, requantize and dequantize reorders, the NaN and range reductions), their memories and argument maps, and
- * the scales and zero points. The product is a matmul taking its scales at run time, or, when the plan's qparams are
- * fixed (static quantization), the faster {@link DnnlConvolutionProduct} with them built in. Either way the input
- * zero point is folded into the bias ({@code b / (s_in * s_w) - zp * colsum(w)}): oneDNN's own zero-point support
- * re-reads the whole weight on every call, which made batch 1 twice as slow. Not thread safe; {@link DnnlInt8Linear}
- * keeps one per thread and shape.
+ * the scales and zero points. The product is {@link DnnlConvolutionProduct}: with the qparams built in when they
+ * are fixed (static quantization), or with the input scale, zero point and bias given at run time when they change
+ * per call (dynamic). Where oneDNN has no jit convolution, a matmul taking its scales at run time computes the same.
+ * The input zero point is never oneDNN's own zero-point support, which re-reads the whole weight on every call (2x at
+ * batch 1): it is folded into the bias ({@code b / (s_in * s_w) - zp * colsum(w)}, or {@code -zp * colsum(w)} before
+ * the run-time scale). Not thread safe; {@link DnnlInt8Linear} keeps one per thread and shape.
  *
  * <pre>{@code
  * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true, true);
@@ -93,7 +94,18 @@ final class DnnlLinearPlan {
     private final primitive quantize;
     /** True when qparams are fixed: the products are convolutions with them built in, rebuilt when they change. */
     final boolean fixedQParams;
+    /** False where oneDNN has no exact jit int8 convolution (or a test asks for the matmul): matmuls only. */
+    final boolean convolutions;
     private DnnlConvolutionProduct convolution;
+    /** The product when qparams change per call, with s_in and -zp * colsum read at run time; null otherwise. */
+    private final DnnlConvolutionProduct runtimeScaled;
+    /** s_in, -zp * colsum and b, which the run-time scaled product reads; held here for as long as it runs. */
+    private final memory[] runtimeOperands;
+    private final FloatPointer runtimeInputScale;
+    private final FloatPointer zeroPointBias;
+    private int zeroPointBiasFor = Integer.MIN_VALUE;
+    /** Set when the per-column arrays lag the bound qparams (the run-time scaled product does not need them). */
+    private boolean columnsStale;
     /** Built on first use: with fixed qparams the convolution runs instead. */
     private primitive matmul;
     /** f32 -> u8 when the output is fake-quantized and the product left floats in y; null otherwise. */
@@ -135,9 +147,16 @@ final class DnnlLinearPlan {
      *                     convolution with them built in; false for qparams that change per call (dynamic)
      */
     DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput, boolean fixedQParams) {
+        this(params, rows, fakeQuantizedOutput, fixedQParams, true);
+    }
+
+    /** @param convolutions false: matmuls only, as on a CPU where oneDNN has no jit int8 convolution (for tests) */
+    DnnlLinearPlan(DnnlLinearParams params, int rows, boolean fakeQuantizedOutput, boolean fixedQParams,
+                   boolean convolutions) {
         this.params = params;
         this.rows = rows;
         this.fixedQParams = fixedQParams;
+        this.convolutions = convolutions && Dnnl.convolutionExact();
         int k = params.k();
         int n = params.n();
         this.productRequantizes = fakeQuantizedOutput && params.requantizesInProduct();
@@ -200,6 +219,28 @@ final class DnnlLinearPlan {
         minArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, minValueMem);
         maxOf = reductionOf(algorithm.reduction_max, xd, one);
         maxOfArgs = args(DNNL_ARG_SRC, xF32, DNNL_ARG_DST, maxValueMem);
+
+        if (fixedQParams) {
+            runtimeOperands = null;
+            runtimeScaled = null;
+            runtimeInputScale = null;
+            zeroPointBias = null;
+        } else {
+            memory inputScale = owned(new memory.desc(new long[] {1, 1, 1, 1}, memory.data_type.f32,
+                    memory.format_tag.nhwc));
+            memory zpBias = owned(Dnnl.vector(n, memory.data_type.f32));
+            memory biasRow = owned(new memory.desc(new long[] {1, n, 1, 1}, memory.data_type.f32,
+                    memory.format_tag.nhwc));
+            float[] b = new float[n];
+            for (int j = 0; j < n; j++) {
+                b[j] = params.bias(j);
+            }
+            new FloatPointer(biasRow.get_data_handle()).capacity(n).put(b);
+            runtimeOperands = new memory[] {inputScale, zpBias, biasRow};
+            runtimeScaled = DnnlConvolutionProduct.tryBuildRuntimeScaled(this, inputScale, zpBias, biasRow);
+            runtimeInputScale = new FloatPointer(inputScale.get_data_handle()).capacity(1);
+            zeroPointBias = new FloatPointer(zpBias.get_data_handle()).capacity(n);
+        }
     }
 
     /** Points the plan at this call's arrays (contiguous 'c'-order FLOAT, offset 0; checked by the caller). */
@@ -229,7 +270,21 @@ final class DnnlLinearPlan {
         boundOutScale = outScale;
         boundInZp = inZp;
         boundOutZp = outZp;
-        refreshColumns();
+        if (runtimeScaled == null) {
+            refreshColumns();
+            return;
+        }
+        // only the rare saturating paths read the per-column arrays: they are refreshed when one runs
+        runtimeInputScale.put(0, inScale);
+        if (inZp != zeroPointBiasFor) {
+            float[] zpb = new float[params.n()];
+            for (int j = 0; j < zpb.length; j++) {
+                zpb[j] = (float) (-(double) inZp * params.columnSum(j));
+            }
+            zeroPointBias.put(zpb);
+            zeroPointBiasFor = inZp;
+        }
+        columnsStale = true;
     }
 
     /**
@@ -269,7 +324,15 @@ final class DnnlLinearPlan {
      * @return true when y now holds floats that {@link #finish} must still requantize
      */
     boolean multiply(stream s) {
-        if (Dnnl.saturatesPairs() && inputMax > MAX_SAFE_INPUT) {
+        boolean saturating = Dnnl.saturatesPairs() && inputMax > MAX_SAFE_INPUT;
+        if (runtimeScaled != null && !saturating) {
+            runtimeScaled.run(s);
+            return true;
+        }
+        if (columnsStale) {
+            refreshColumns();
+        }
+        if (saturating) {
             if (outliers().tryRun(s)) {
                 return true;
             }
@@ -350,9 +413,9 @@ final class DnnlLinearPlan {
         return boundOutZp;
     }
 
-    /** True when the product runs as the convolution with the bound qparams built in. */
+    /** True when the product runs as a convolution (with the bound qparams built in, or scaled at run time). */
     boolean usesConvolution() {
-        return convolution != null;
+        return convolution != null || runtimeScaled != null;
     }
 
     /** The arguments of a {@link #matmulOf} primitive. */
@@ -390,6 +453,7 @@ final class DnnlLinearPlan {
      * convolution that has them built in.
      */
     private void refreshColumns() {
+        columnsStale = false;
         int n = params.n();
         float[] bias = new float[n];
         for (int j = 0; j < n; j++) {

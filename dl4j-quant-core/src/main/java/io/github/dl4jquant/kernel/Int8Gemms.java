@@ -99,7 +99,7 @@ public final class Int8Gemms {
         if (!fusedLinearEnabled()) {
             return describeGeneral();
         }
-        return DnnlInt8Linear.NAME + " (oneDNN int8 1x1 convolution, or matmul for dynamic qparams, with fused "
+        return DnnlInt8Linear.NAME + " (oneDNN int8 1x1 convolution, qparams built in or, for dynamic ones, read at run time, with fused "
                 + "quantize, scales, bias, activation and requantize"
                 + (DnnlInt8Linear.saturatesPairs() ? "; no VNNI: activations above 128 cost an exact correction, or a "
                 + "second product when many" : "") + "; general path " + bestName() + ")";
@@ -161,8 +161,8 @@ public final class Int8Gemms {
                     best().name());
             return false;
         }
-        LOG.info("fused int8 linear: {} (oneDNN u8 x s8 1x1 convolution for static qparams, matmul for dynamic "
-                + "ones, with fused zero point, per-channel scales, bias, activation and requantization){}",
+        LOG.info("fused int8 linear: {} (oneDNN u8 x s8 1x1 convolution, static qparams built in, dynamic ones read "
+                + "at run time, with fused zero point, per-channel scales, bias, activation and requantization){}",
                 DnnlInt8Linear.NAME, DnnlInt8Linear.saturatesPairs()
                 ? "; no VNNI here, so activations above 128 cost an exact correction, or a second product when many"
                 : "");

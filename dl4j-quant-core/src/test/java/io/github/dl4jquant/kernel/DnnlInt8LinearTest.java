@@ -77,7 +77,30 @@ class DnnlInt8LinearTest {
 
         INDArray yDynamic = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
         assertTrue(linear.forwardDynamic(x, inScale, zp, outScale, outZp, yDynamic));
-        assertMatches(expected, yDynamic, requantize ? outScale : 0f, "dynamic (matmul)");
+        assertMatches(expected, yDynamic, requantize ? outScale : 0f, "dynamic (convolution scaled at run time)");
+
+        // the matmul, which CPUs without oneDNN's jit int8 convolution run
+        DnnlLinearParams params = new DnnlLinearParams(w, k, n, ws, b,
+                Activation.fromString(activation).getActivationFunction());
+        INDArray yMatmul = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
+        assertTrue(run(new DnnlLinearPlan(params, m, requantize, false, false), x, yMatmul, inScale, zp, outScale,
+                outZp));
+        assertMatches(expected, yMatmul, requantize ? outScale : 0f, "matmul");
+    }
+
+    /** One call through a plan, as {@link DnnlInt8Linear} makes it; false when the input holds NaN. */
+    private static boolean run(DnnlLinearPlan plan, INDArray x, INDArray y, float inScale, int inZp, float outScale,
+                               int outZp) {
+        plan.bind(x, y);
+        plan.setQParams(inScale, inZp, outScale, outZp);
+        stream s = Dnnl.stream();
+        if (!plan.quantizeInput(s, null)) {
+            return false;
+        }
+        boolean floatInY = plan.multiply(s);
+        plan.activate(s, y);
+        plan.finish(s, floatInY);
+        return true;
     }
 
     /**
@@ -162,7 +185,8 @@ class DnnlInt8LinearTest {
         plan.setQParams(0.02f, 3, 0.4f, 1);
         dynamicPlan.setQParams(0.02f, 3, 0.4f, 1);
         assertTrue(plan.usesConvolution(), "AVX2 and newer have oneDNN's jit 1x1 int8 convolution");
-        assertFalse(dynamicPlan.usesConvolution(), "qparams that change per call keep the matmul");
+        assertTrue(dynamicPlan.usesConvolution(), "qparams that change per call are read at run time");
+        assertFalse(new DnnlLinearPlan(params, m, true, false, false).usesConvolution(), "matmuls only");
 
         DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, b, Activation.RELU.getActivationFunction());
         for (float[] q : new float[][] {{0.02f, 3, 0.4f, 1}, {0.016f, 40, 0.25f, 7}, {0.02f, 3, 0.4f, 1}}) {
@@ -195,21 +219,24 @@ class DnnlInt8LinearTest {
     }
 
     /**
-     * Which product runs, seen through {@code multiply}'s result (float left in y means the outlier correction ran,
-     * since a ReLU layer with output qparams otherwise requantizes inside its matmul): few inputs above 128 take the
-     * correction, many take the split product, none the single product. Without VNNI only; with VNNI, always one.
-     * Each path's result must match exact Java arithmetic, as a convolution (fixed qparams) and as a matmul.
+     * Which product runs, seen through {@code multiply}'s result (float left in y means the outlier correction or
+     * the run-time scaled convolution ran, since a ReLU layer with output qparams otherwise requantizes inside its
+     * product): few inputs above 128 take the correction, many take the split product, none the single product.
+     * Without VNNI only; with VNNI, always one. Each path's result must match exact Java arithmetic, with fixed
+     * qparams (convolutions), with qparams given per call (the run-time scaled convolution, whose saturating batches
+     * run the matmul on per-column arrays refreshed only then), and with matmuls only.
      */
-    @ParameterizedTest(name = "outlierEvery={0}: correction={1}, fixed qparams={2}")
-    @CsvSource({"0, false, true", "150, true, true", "2, false, true", "0, false, false", "150, true, false",
-        "2, false, false"})
+    @ParameterizedTest(name = "outlierEvery={0}: correction={1}, fixed qparams={2}, convolutions={3}")
+    @CsvSource({"0, false, true, true", "150, true, true, true", "2, false, true, true", "0, false, false, true",
+        "150, true, false, true", "2, false, false, true", "0, false, false, false", "150, true, false, false",
+        "2, false, false, false"})
     void fewOutliersTakeTheCorrectionAndManyTheSplitProduct(int outlierEvery, boolean correctionWithoutVnni,
-                                                            boolean fixedQParams) {
+                                                            boolean fixedQParams, boolean convolutions) {
         int m = 32;
         byte[] w = randomBytes(new Random(3), K * N);
         DnnlLinearParams params = new DnnlLinearParams(w, K, N, filled(N, 0.01f), null,
                 Activation.RELU.getActivationFunction());
-        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, fixedQParams);
+        DnnlLinearPlan plan = new DnnlLinearPlan(params, m, true, fixedQParams, convolutions);
         float[] xs = new float[m * K];
         for (int i = 0; i < xs.length; i++) {
             xs[i] = outlierEvery > 0 && i % outlierEvery == 1 ? 200 : i % 120;   // quantized with scale 1, zp 0
@@ -221,12 +248,15 @@ class DnnlInt8LinearTest {
 
         assertTrue(plan.quantizeInput(s, null));
         boolean floatInY = plan.multiply(s);
-        assertEquals(correctionWithoutVnni && DnnlInt8Linear.saturatesPairs(), floatInY);
+        boolean saturating = outlierEvery > 0 && DnnlInt8Linear.saturatesPairs();
+        boolean runTimeScaled = !fixedQParams && convolutions && !saturating;
+        assertEquals(runTimeScaled || correctionWithoutVnni && saturating, floatInY);
 
         plan.activate(s, y);
         plan.finish(s, floatInY);
         double[] expected = exact(xs, m, K, N, w, filled(N, 0.01f), new float[N], 1f, 0, "relu", 0.5f, 0);
-        assertMatches(expected, y, 0.5f, "outlierEvery=" + outlierEvery + ", fixed qparams=" + fixedQParams);
+        assertMatches(expected, y, 0.5f, "outlierEvery=" + outlierEvery + ", fixed qparams=" + fixedQParams
+                + ", convolutions=" + convolutions);
     }
 
     @Test

@@ -28,7 +28,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * The runtime layer of {@link QuantizedDense}. Two paths compute the same function:
  * <ul>
  *   <li>fused (the fast one): {@link DnnlInt8Linear} runs the input quantization, the int8 product (a 1x1
- *       convolution with the static qparams built in, or a matmul for dynamic ones) with zero point, per-channel
+ *       convolution with static qparams built in, or dynamic ones read at run time) with zero point, per-channel
  *       scales, bias and activation (ReLU, tanh, sigmoid as post-ops, softmax as a primitive, others as one ND4J op),
  *       and the output requantization as oneDNN primitives, with no Java pass over the data; the next fused layer
  *       reuses the u8 output instead of quantizing the returned floats again. Used for layers with quint8
