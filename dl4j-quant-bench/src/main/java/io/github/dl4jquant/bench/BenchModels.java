@@ -70,6 +70,16 @@ final class BenchModels {
         return Nd4j.rand(DataType.FLOAT, batch, features);
     }
 
+    /** {@code variant} of the benchmark model {@code name}: what a benchmark's set-up times. */
+    static ComputationGraph graph(String name, String variant) {
+        return variant(fp32(name), variant, inputSize(name));
+    }
+
+    /** The input every benchmark of model {@code name} times, {@code batch} rows. */
+    static INDArray timedInput(String name, int batch) {
+        return input(3, batch, inputSize(name));
+    }
+
     /** "fp32" (the model itself), "reference", "int8" or "dynamic". */
     static ComputationGraph variant(ComputationGraph fp32, String variant, long features) {
         switch (variant) {

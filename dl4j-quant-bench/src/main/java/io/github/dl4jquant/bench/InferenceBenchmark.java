@@ -50,9 +50,8 @@ public class InferenceBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        long features = BenchModels.inputSize(model);
-        graph = BenchModels.variant(BenchModels.fp32(model), variant, features);
-        input = BenchModels.input(3, batch, features);
+        graph = BenchModels.graph(model, variant);
+        input = BenchModels.timedInput(model, batch);
     }
 
     @Benchmark

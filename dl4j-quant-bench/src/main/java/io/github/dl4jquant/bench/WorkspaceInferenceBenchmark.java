@@ -59,9 +59,8 @@ public class WorkspaceInferenceBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        long features = BenchModels.inputSize(model);
-        graph = BenchModels.variant(BenchModels.fp32(model), variant, features);
-        input = BenchModels.input(3, batch, features);
+        graph = BenchModels.graph(model, variant);
+        input = BenchModels.timedInput(model, batch);
     }
 
     /** The first output value, read inside the workspace: the array itself is not valid once it closes. */

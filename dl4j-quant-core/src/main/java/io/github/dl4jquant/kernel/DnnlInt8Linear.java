@@ -2,7 +2,6 @@ package io.github.dl4jquant.kernel;
 
 import java.util.HashMap;
 import java.util.Map;
-import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -123,13 +122,9 @@ public final class DnnlInt8Linear {
         DnnlLinearPlan p = plan(m, outScale != 0f, fixedQParams);
         p.bind(x, y);
         p.setQParams(inScale, inZp, outScale, outZp);
-        stream s = Dnnl.stream();
-        if (!p.quantizeInput(s, handed)) {
+        if (!p.forward(Dnnl.stream(), handed, y)) {
             return false;
         }
-        boolean floatInY = p.multiply(s);
-        p.activate(s, y);
-        p.finish(s, floatInY);
         if (p.quantizedOutput != null) {
             handover.offer(y, p.quantizedOutput, outScale, outZp);
         }

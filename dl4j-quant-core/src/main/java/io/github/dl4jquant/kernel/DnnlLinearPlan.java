@@ -44,11 +44,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * DnnlLinearPlan p = new DnnlLinearPlan(params, 32, true, true);
  * p.bind(x, y);
  * p.setQParams(inScale, inZp, outScale, outZp);
- * if (p.quantizeInput(stream, null)) {            // false: NaN in x
- *     boolean floatInY = p.multiply(stream);
- *     p.activate(stream, y);
- *     p.finish(stream, floatInY);
- * }
+ * boolean done = p.forward(stream, null, y);     // false: NaN in x
  * }</pre>
  */
 final class DnnlLinearPlan {
@@ -104,6 +100,8 @@ final class DnnlLinearPlan {
     private final FloatPointer runtimeInputScale;
     private final FloatPointer zeroPointBias;
     private int zeroPointBiasFor = Integer.MIN_VALUE;
+    /** Scratch for the per-column values written to native memory when qparams change. */
+    private final float[] columnValues;
     /** Set when the per-column arrays lag the bound qparams (the run-time scaled product does not need them). */
     private boolean columnsStale;
     /** Built on first use: with fixed qparams the convolution runs instead. */
@@ -162,6 +160,7 @@ final class DnnlLinearPlan {
         this.productRequantizes = fakeQuantizedOutput && params.requantizesInProduct();
         this.dequant = new float[n];
         this.scales = new float[n];
+        this.columnValues = new float[n];
         memory.desc xd = Dnnl.matrix(rows, k, memory.data_type.f32);
         memory.desc qd = Dnnl.matrix(rows, k, memory.data_type.u8);
         memory.desc yd = Dnnl.matrix(rows, n, memory.data_type.f32);
@@ -277,11 +276,10 @@ final class DnnlLinearPlan {
         // only the rare saturating paths read the per-column arrays: they are refreshed when one runs
         runtimeInputScale.put(0, inScale);
         if (inZp != zeroPointBiasFor) {
-            float[] zpb = new float[params.n()];
-            for (int j = 0; j < zpb.length; j++) {
-                zpb[j] = (float) (-(double) inZp * params.columnSum(j));
+            for (int j = 0; j < columnValues.length; j++) {
+                columnValues[j] = (float) (-(double) inZp * params.columnSum(j));
             }
-            zeroPointBias.put(zpb);
+            zeroPointBias.put(columnValues);
             zeroPointBiasFor = inZp;
         }
         columnsStale = true;
@@ -315,6 +313,21 @@ final class DnnlLinearPlan {
             s._wait();
         }
         return nanFree || !Float.isNaN(sum.get(0));
+    }
+
+    /**
+     * One call on the bound arrays with the set qparams: quantize the input (or copy {@code handed}, see
+     * {@link #quantizeInput}), multiply, activate into {@code y} and fake-quantize the output; false, with nothing
+     * written, when the input holds NaN.
+     */
+    boolean forward(stream s, Pointer handed, INDArray y) {
+        if (!quantizeInput(s, handed)) {
+            return false;
+        }
+        boolean floatInY = multiply(s);
+        activate(s, y);
+        finish(s, floatInY);
+        return true;
     }
 
     /**
@@ -455,7 +468,7 @@ final class DnnlLinearPlan {
     private void refreshColumns() {
         columnsStale = false;
         int n = params.n();
-        float[] bias = new float[n];
+        float[] bias = columnValues;
         for (int j = 0; j < n; j++) {
             dequant[j] = boundInScale * params.weightScale(j);
             // oneDNN 2.x adds the bias to the accumulator before scaling, so it is given in accumulator units

@@ -37,10 +37,11 @@ final class DnnlSplitProduct {
     private final memory halves;
     private final primitive low;
     private final primitive high;
-    private final primitive product;
+    /** The matmul, built on first use: with fixed qparams the convolution runs instead. */
+    private primitive product;
     private final IntMemoryMap lowArgs;
     private final IntMemoryMap highArgs;
-    private final IntMemoryMap productArgs;
+    private IntMemoryMap productArgs;
     /** The product as a convolution when the plan's qparams are fixed, else null (the matmul runs). */
     private DnnlConvolutionProduct convolution;
     private final boolean nativeHalvesExact;
@@ -63,9 +64,6 @@ final class DnnlSplitProduct {
         high = new reorder(new reorder.primitive_desc(Dnnl.engine(), qd, Dnnl.engine(), highDesc, shift, false));
         lowArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, view(lowDesc, halves));
         highArgs = args(DNNL_ARG_SRC, plan.xU8, DNNL_ARG_DST, view(highDesc, halves));
-        // the plan's bias holds the zero point: the stacked product sums (x_low + x_high) * w = x * w
-        product = plan.matmulOf(wide, 2L * k);
-        productArgs = plan.matmulArgs(halves, plan.params.weightsTwice(), plan.biasAcc);
         nativeHalvesExact = nativeHalvesMatchJava(qd, lowDesc, highDesc);
     }
 
@@ -86,6 +84,11 @@ final class DnnlSplitProduct {
         if (convolution != null) {
             convolution.run(s);
         } else {
+            if (product == null) {
+                // the plan's bias holds the zero point: the stacked product sums (x_low + x_high) * w = x * w
+                product = plan.matmulOf(halves.get_desc(), 2L * k);
+                productArgs = plan.matmulArgs(halves, plan.params.weightsTwice(), plan.biasAcc);
+            }
             product.execute(s, productArgs);
         }
     }

@@ -93,14 +93,7 @@ class DnnlInt8LinearTest {
                                int outZp) {
         plan.bind(x, y);
         plan.setQParams(inScale, inZp, outScale, outZp);
-        stream s = Dnnl.stream();
-        if (!plan.quantizeInput(s, null)) {
-            return false;
-        }
-        boolean floatInY = plan.multiply(s);
-        plan.activate(s, y);
-        plan.finish(s, floatInY);
-        return true;
+        return plan.forward(Dnnl.stream(), null, y);
     }
 
     /**
