@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -17,39 +15,6 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** QuantOps against PyTorch's golden {@code fake_quant.json} (exact) and edge cases. */
 class QuantOpsTest {
-
-    private static JsonNode golden() throws IOException {
-        try (InputStream in = QuantOpsTest.class.getResourceAsStream("/golden/fake_quant.json")) {
-            return new ObjectMapper().readTree(in);
-        }
-    }
-
-    private static float[] floats(JsonNode n) {
-        float[] out = new float[n.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = (float) n.get(i).asDouble();
-        }
-        return out;
-    }
-
-    private static int[] ints(JsonNode n) {
-        int[] out = new int[n.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = n.get(i).asInt();
-        }
-        return out;
-    }
-
-    private static float[] flatFloats(JsonNode rows) {
-        float[] out = new float[rows.size() * rows.get(0).size()];
-        int k = 0;
-        for (JsonNode r : rows) {
-            for (JsonNode v : r) {
-                out[k++] = (float) v.asDouble();
-            }
-        }
-        return out;
-    }
 
     private static int[] flatInts(JsonNode rows) {
         int[] out = new int[rows.size() * rows.get(0).size()];
@@ -65,18 +30,18 @@ class QuantOpsTest {
     @Test
     void perTensorMatchesPyTorchExactly() throws IOException {
         int cases = 0;
-        for (JsonNode c : golden().get("per_tensor")) {
+        for (JsonNode c : Golden.load("fake_quant.json").get("per_tensor")) {
             QuantDType dtype = QuantDType.fromTorchName(c.get("dtype").asText());
             float scale = (float) c.get("scale").asDouble();
             int zp = c.get("zero_point").asInt();
-            INDArray x = Nd4j.createFromArray(floats(c.get("x")));
+            INDArray x = Nd4j.createFromArray(Golden.floats(c.get("x")));
             INDArray q = QuantOps.quantizePerTensor(x, scale, zp, dtype);
             assertEquals(dtype.nd4jType(), q.dataType());
-            assertArrayEquals(ints(c.get("int_repr")), q.data().asInt(), "int_repr " + c.get("dtype") + " " + scale);
+            assertArrayEquals(Golden.ints(c.get("int_repr")), q.data().asInt(), "int_repr " + c.get("dtype") + " " + scale);
             INDArray dq = QuantOps.dequantize(q, QParams.perTensor(scale, zp, dtype));
             assertEquals(DataType.FLOAT, dq.dataType());
-            assertArrayEquals(floats(c.get("dequantized")), dq.toFloatVector(), 0f, "dequantized");
-            assertArrayEquals(floats(c.get("dequantized")),
+            assertArrayEquals(Golden.floats(c.get("dequantized")), dq.toFloatVector(), 0f, "dequantized");
+            assertArrayEquals(Golden.floats(c.get("dequantized")),
                     QuantOps.fakeQuantize(x, QParams.perTensor(scale, zp, dtype)).toFloatVector(), 0f);
             cases++;
         }
@@ -85,14 +50,14 @@ class QuantOpsTest {
 
     @Test
     void perChannelMatchesPyTorchExactlyOnBothLayouts() throws IOException {
-        JsonNode c = golden().get("per_channel");
-        float[] scales = floats(c.get("scales"));
-        int[] zps = ints(c.get("zero_points"));
+        JsonNode c = Golden.load("fake_quant.json").get("per_channel");
+        float[] scales = Golden.floats(c.get("scales"));
+        int[] zps = Golden.ints(c.get("zero_points"));
         JsonNode w = c.get("w");
-        INDArray x = Nd4j.createFromArray(flatFloats(w)).reshape(w.size(), w.get(0).size());
+        INDArray x = Nd4j.createFromArray(Golden.flatFloats(w)).reshape(w.size(), w.get(0).size());
         QParams p = QParams.perChannel(scales, zps, 0, QuantDType.QINT8, -128, 127, QScheme.PER_CHANNEL_SYMMETRIC);
         int[] want = flatInts(c.get("int_repr"));
-        float[] wantDq = flatFloats(c.get("dequantized"));
+        float[] wantDq = Golden.flatFloats(c.get("dequantized"));
         INDArray q = QuantOps.quantize(x, p);
         assertEquals(DataType.BYTE, q.dataType());
         assertArrayEquals(want, q.data().asInt());

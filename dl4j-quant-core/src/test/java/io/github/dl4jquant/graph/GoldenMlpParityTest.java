@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
@@ -13,7 +13,6 @@ import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.io.IOException;
-import java.io.InputStream;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -38,9 +37,7 @@ class GoldenMlpParityTest {
 
     @BeforeAll
     static void load() throws IOException {
-        try (InputStream in = GoldenMlpParityTest.class.getResourceAsStream("/golden/mlp_e2e.json")) {
-            golden = new ObjectMapper().readTree(in);
-        }
+        golden = Golden.load("mlp_e2e.json");
         fp32 = buildMlp(golden.get("weights"));
     }
 

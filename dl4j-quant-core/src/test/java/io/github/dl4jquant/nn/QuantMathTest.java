@@ -4,24 +4,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 class QuantMathTest {
-    private static final Path GOLDEN = Path.of("/work/shared/golden/fake_quant.json");
-
     @Test
     void perTensorFakeQuantMatchesPyTorchExactly() throws Exception {
-        for (JsonNode c : new ObjectMapper().readTree(GOLDEN.toFile()).get("per_tensor")) {
+        for (JsonNode c : Golden.load("fake_quant.json").get("per_tensor")) {
             QuantDType dtype = QuantDType.fromTorchName(c.get("dtype").asText());
             float scale = (float) c.get("scale").asDouble();
             int zp = c.get("zero_point").asInt();
-            float[] x = floats(c.get("x"));
+            float[] x = Golden.floats(c.get("x"));
             float inv = 1.0f / scale;
             for (int i = 0; i < x.length; i++) {
                 int q = QuantOps.quantizeValue(x[i], inv, zp, dtype.quantMin(), dtype.quantMax());
@@ -38,7 +35,7 @@ class QuantMathTest {
 
     @Test
     void perChannelFakeQuantMatchesPyTorchExactly() throws Exception {
-        JsonNode c = new ObjectMapper().readTree(GOLDEN.toFile()).get("per_channel");
+        JsonNode c = Golden.load("fake_quant.json").get("per_channel");
         JsonNode w = c.get("w");
         int rows = w.size();
         int cols = w.get(0).size();
@@ -48,7 +45,7 @@ class QuantMathTest {
                 v[r * cols + j] = (float) w.get(r).get(j).asDouble();
             }
         }
-        float[] scales = floats(c.get("scales"));
+        float[] scales = Golden.floats(c.get("scales"));
         int[] zps = new int[rows];
         for (int r = 0; r < rows; r++) {
             zps[r] = c.get("zero_points").get(r).asInt();
@@ -91,13 +88,5 @@ class QuantMathTest {
         assertEquals(4, QuantOps.quantizeValue(3.5f, 1f, 0, -128, 127));
         assertEquals(127, QuantOps.quantizeValue(Float.POSITIVE_INFINITY, 1f, 0, -128, 127));
         assertEquals(0, QuantOps.quantizeValue(-1e30f, 1f, 5, 0, 255));
-    }
-
-    private static float[] floats(JsonNode a) {
-        float[] r = new float[a.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = (float) a.get(i).asDouble();
-        }
-        return r;
     }
 }

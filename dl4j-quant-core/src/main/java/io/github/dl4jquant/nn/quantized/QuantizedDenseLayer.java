@@ -6,6 +6,7 @@ import io.github.dl4jquant.kernel.DnnlInt8Linear;
 import io.github.dl4jquant.kernel.Int8Gemm;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.kernel.PackedInt8Weight;
+import io.github.dl4jquant.nn.ActivationArrays;
 import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
 import io.github.dl4jquant.nn.QuantMath;
@@ -67,34 +68,30 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
         assertInputSet(false);
         QuantizedDense c = layerConf();
         Prepared p = prepared();
-        String name = p.name;
-        INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), name);
+        INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), p.name);
         int m = (int) x.size(0);
         int n = (int) c.getNOut();
         if (m == 0) {
             return workspaceMgr.create(ArrayType.ACTIVATIONS, dataType, 0, n);
         }
-        if (p.fused != null) {
-            INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {m, n},
-                    'c');
-            if (runFused(p, c, x, out)) {
-                return dataType == DataType.FLOAT ? out
-                        : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
-            }
+        INDArray out = ActivationArrays.createUninitialized(workspaceMgr, m, n);
+        if (p.fused == null || !runFused(p, c, x, out)) {
+            runGeneral(p, c, x, m, n, out);
         }
+        return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
+    }
+
+    private void runGeneral(Prepared p, QuantizedDense c, INDArray x, int m, int n, INDArray out) {
         Scratch s = scratch.get();
         s.ensure(m, p.k, n);
         float[] xs = DenseLayerSupport.readFloats(x, s.xs);
         s.xs = xs;
-        QParams in = c.isDynamic() ? dynamicQParams(xs, m * p.k, c.isReduceRange(), name) : p.input;
-        quantizeInput(xs, m * p.k, in, s.xq, name);
+        QParams in = c.isDynamic() ? dynamicQParams(xs, m * p.k, c.isReduceRange(), p.name) : p.input;
+        quantizeInput(xs, m * p.k, in, s.xq, p.name);
         General g = p.general();
         p.kernel.gemmInt32(s.xq, in.dtype() == QuantDType.QUINT8, m, g.weight, s.accArray);
         ((IntPointer) s.accArray.data().addressPointer()).get(s.acc, 0, m * n);
-        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {m, n},
-                'c');
         epilogue(p, g, s, m, n, in, out, c.getActivationFn());
-        return dataType == DataType.FLOAT ? out : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, out, false);
     }
 
     /**

@@ -20,7 +20,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -198,6 +200,30 @@ class QuantizedDenseTest {
                 assertArrayEquals(expected.get(i), y.data().asFloat(), "call " + call);
             }
         }
+    }
+
+    /**
+     * Layer outputs share a cached shape descriptor ({@code ActivationArrays}), never memory: the arrays a caller got
+     * from {@code output()} and {@code feedForward()} keep their values through later calls of other batch sizes.
+     */
+    @Test
+    void successiveCallsNeverOverwriteEarlierResults() {
+        ComputationGraph fp32 = NnTestSupport.mlp(6, MLP, Activation.RELU, Activation.RELU, Activation.SOFTMAX);
+        ComputationGraph q = NnTestSupport.toQuantized(
+                NnTestSupport.toReference(fp32, Nd4j.randn(DataType.FLOAT, 64, MLP[0]), false, true));
+        INDArray x = Nd4j.randn(DataType.FLOAT, 5, MLP[0]);
+        INDArray y = q.outputSingle(x);
+        Map<String, INDArray> acts = q.feedForward(x, false);
+        float[] yValues = y.data().asFloat();
+        Map<String, float[]> actValues = new HashMap<>();
+        acts.forEach((k, v) -> actValues.put(k, v.data().asFloat()));
+        for (int rows : new int[] {5, 1, 5, 32}) {
+            q.outputSingle(Nd4j.randn(DataType.FLOAT, rows, MLP[0]).muli(3));
+            q.feedForward(Nd4j.randn(DataType.FLOAT, rows, MLP[0]), false);
+        }
+        assertArrayEquals(yValues, y.data().asFloat());
+        acts.forEach((k, v) -> assertArrayEquals(actValues.get(k), v.data().asFloat(), k));
+        assertArrayEquals(yValues, q.outputSingle(x).data().asFloat(), "same input, same output");
     }
 
     @Test

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
@@ -28,16 +28,14 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 class ReferenceQuantizedDenseTest {
-    private static final Path GOLDEN = Path.of("/work/shared/golden");
-
     @Test
     void matchesPyTorchReferenceLinearGolden() throws Exception {
-        JsonNode root = new ObjectMapper().readTree(GOLDEN.resolve("linear_ref.json").toFile());
+        JsonNode root = Golden.load("linear_ref.json");
         for (JsonNode c : root.get("cases")) {
-            float[][] w = matrix(c.get("w"));             // PyTorch [out, in]
+            float[][] w = Golden.floatRows(c.get("w"));             // PyTorch [out, in]
             int nOut = w.length;
             int nIn = w[0].length;
-            float[] wScales = vector(c.get("w_scales"));
+            float[] wScales = Golden.floats(c.get("w_scales"));
             ReferenceQuantizedDense conf = new ReferenceQuantizedDense.Builder().nIn(nIn).nOut(nOut)
                     .activation(c.get("relu").asBoolean() ? Activation.RELU : Activation.IDENTITY)
                     .inputQParams(QParams.perTensor((float) c.get("x_scale").asDouble(), c.get("x_zero_point").asInt(),
@@ -49,9 +47,9 @@ class ReferenceQuantizedDenseTest {
                     .build();
             ComputationGraph g = single(conf);
             g.getLayer("q").setParam("W", Nd4j.createFromArray(w).transpose().dup());
-            g.getLayer("q").setParam("b", Nd4j.createFromArray(vector(c.get("b"))).reshape(1, nOut));
-            INDArray y = g.outputSingle(Nd4j.createFromArray(matrix(c.get("x"))));
-            float[][] want = matrix(c.get("y_dequantized"));
+            g.getLayer("q").setParam("b", Nd4j.createFromArray(Golden.floats(c.get("b"))).reshape(1, nOut));
+            INDArray y = g.outputSingle(Nd4j.createFromArray(Golden.floatRows(c.get("x"))));
+            float[][] want = Golden.floatRows(c.get("y_dequantized"));
             float step = (float) c.get("y_scale").asDouble();
             int off = 0;
             for (int i = 0; i < want.length; i++) {
@@ -254,21 +252,5 @@ class ReferenceQuantizedDenseTest {
         if (out != null) {
             assertTrue(same >= 0.99 * want.length, what + ": only " + same + "/" + want.length + " identical");
         }
-    }
-
-    private static float[][] matrix(JsonNode a) {
-        float[][] r = new float[a.size()][];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = vector(a.get(i));
-        }
-        return r;
-    }
-
-    private static float[] vector(JsonNode a) {
-        float[] r = new float[a.size()];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = (float) a.get(i).asDouble();
-        }
-        return r;
     }
 }

@@ -1,4 +1,4 @@
-package io.github.dl4jquant.observer;
+package io.github.dl4jquant;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,14 +8,17 @@ import java.io.UncheckedIOException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** Reads the PyTorch golden files from {@code src/test/resources/golden}. */
-final class Golden {
+/**
+ * Reads the PyTorch golden files from {@code src/test/resources/golden} (copies of {@code ../shared/golden}, so that
+ * the build needs nothing outside the repository).
+ */
+public final class Golden {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private Golden() {
     }
 
-    static JsonNode load(String file) {
+    public static JsonNode load(String file) {
         try (InputStream in = Golden.class.getResourceAsStream("/golden/" + file)) {
             if (in == null) {
                 throw new IllegalStateException("missing test resource golden/" + file);
@@ -26,7 +29,7 @@ final class Golden {
         }
     }
 
-    static float[] floats(JsonNode list) {
+    public static float[] floats(JsonNode list) {
         float[] out = new float[list.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) list.get(i).asDouble();
@@ -34,7 +37,7 @@ final class Golden {
         return out;
     }
 
-    static int[] ints(JsonNode list) {
+    public static int[] ints(JsonNode list) {
         int[] out = new int[list.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = list.get(i).asInt();
@@ -42,12 +45,29 @@ final class Golden {
         return out;
     }
 
-    /** A nested JSON list of rows as a 2-D FLOAT array. */
-    static INDArray matrix(JsonNode rows) {
+    /** A nested JSON list of rows, flattened row by row. */
+    public static float[] flatFloats(JsonNode rows) {
+        float[] out = new float[rows.size() * rows.get(0).size()];
+        int k = 0;
+        for (JsonNode r : rows) {
+            for (JsonNode v : r) {
+                out[k++] = (float) v.asDouble();
+            }
+        }
+        return out;
+    }
+
+    /** A nested JSON list of rows as {@code float[rows][cols]}. */
+    public static float[][] floatRows(JsonNode rows) {
         float[][] m = new float[rows.size()][];
         for (int r = 0; r < m.length; r++) {
             m[r] = floats(rows.get(r));
         }
-        return Nd4j.createFromArray(m);
+        return m;
+    }
+
+    /** A nested JSON list of rows as a 2-D FLOAT array. */
+    public static INDArray matrix(JsonNode rows) {
+        return Nd4j.createFromArray(floatRows(rows));
     }
 }
