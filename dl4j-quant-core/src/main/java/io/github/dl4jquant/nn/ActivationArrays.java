@@ -26,7 +26,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * JavaCPP reads {@code /proc/self/statm} for each to police its memory limit. Profiled on the int8 MLP at batch 1,
  * that was 6 file reads and about 10 µs of a 54 µs forward pass, more than the three int8 products. The descriptor
  * itself is an immutable constant that ND4J already shares natively between arrays of one shape; only its Java
- * wrapper is rebuilt, and that is what this caches.
+ * wrapper is rebuilt, and that is what this caches. On another ND4J backend than the CPU one it creates arrays the
+ * standard way.
  */
 public final class ActivationArrays {
     /** Plenty for the batch sizes one model sees; cleared rather than evicted when exceeded. */
@@ -39,6 +40,11 @@ public final class ActivationArrays {
     /** An uninitialized FLOAT {@code [rows, cols]} 'c'-order activation array in DL4J's activations workspace. */
     public static INDArray createUninitialized(LayerWorkspaceMgr workspaceMgr, int rows, int cols) {
         Pair<DataBuffer, long[]> shape = shapeInfo(rows, cols);
+        if (!(shape.getFirst() instanceof LongBuffer)) {
+            // not ND4J's CPU backend: its own arrays, the standard way
+            return workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {rows, cols},
+                    'c');
+        }
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.ACTIVATIONS)) {
             DataBuffer data = Nd4j.createBuffer(DataType.FLOAT, (long) rows * cols, false,
                     Nd4j.getMemoryManager().getCurrentWorkspace());
