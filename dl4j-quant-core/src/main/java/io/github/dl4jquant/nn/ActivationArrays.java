@@ -23,8 +23,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * }</pre>
  *
  * <p>Why: ND4J M2.1 builds every new array's shape descriptor through two temporary JavaCPP {@code LongPointer}s, and
- * JavaCPP reads {@code /proc/self/statm} for each to police its memory limit. Profiled on the int8 MLP at batch 1,
- * that was 6 file reads and about 10 µs of a 54 µs forward pass, more than the three int8 products. The descriptor
+ * JavaCPP reads {@code /proc/self/statm} for each to police its memory limit. On the int8 MLP at batch 1 that was 6
+ * file reads per forward pass, and with the pointers' allocation and release about half of its 54 µs (28 µs with
+ * the descriptors cached), more than the three int8 products. The descriptor
  * itself is an immutable constant that ND4J already shares natively between arrays of one shape; only its Java
  * wrapper is rebuilt, and that is what this caches. On another ND4J backend than the CPU one it creates arrays the
  * standard way.
