@@ -49,7 +49,8 @@ public final class ActivationArrays {
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.ACTIVATIONS)) {
             DataBuffer data = Nd4j.createBuffer(DataType.FLOAT, (long) rows * cols, false,
                     Nd4j.getMemoryManager().getCurrentWorkspace());
-            return new NDArray(data, (LongBuffer) shape.getFirst(), shape.getSecond());
+            // the Java copy of the descriptor is per array, as ND4J makes it: nothing done to one array reaches another
+            return new NDArray(data, (LongBuffer) shape.getFirst(), shape.getSecond().clone());
         }
     }
 
