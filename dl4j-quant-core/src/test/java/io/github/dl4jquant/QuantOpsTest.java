@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.dl4jquant.testing.Golden;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.backendconfig.BackendConfigs;
@@ -12,6 +11,7 @@ import io.github.dl4jquant.observer.HistogramObserver;
 import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
+import io.github.dl4jquant.testing.Golden;
 import java.io.IOException;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;

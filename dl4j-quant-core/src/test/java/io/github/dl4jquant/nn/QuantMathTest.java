@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
-import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.QuantOps;
+import io.github.dl4jquant.testing.Golden;
 import org.junit.jupiter.api.Test;
 
 class QuantMathTest {

@@ -1,12 +1,11 @@
 package io.github.dl4jquant.observer;
 
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.testing.Golden;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;

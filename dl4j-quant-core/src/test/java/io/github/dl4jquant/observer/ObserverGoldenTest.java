@@ -1,15 +1,14 @@
 package io.github.dl4jquant.observer;
 
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
+import io.github.dl4jquant.testing.Golden;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;

@@ -6,11 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.dl4jquant.Golden;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QScheme;
 import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.nn.NnTestSupport;
+import io.github.dl4jquant.testing.Golden;
 import java.io.File;
 import java.nio.file.Path;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;

@@ -1,4 +1,4 @@
-package io.github.dl4jquant;
+package io.github.dl4jquant.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
