@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.dl4jquant.testing.Golden;
-import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -29,7 +28,7 @@ class QuantOpsTest {
     }
 
     @Test
-    void perTensorMatchesPyTorchExactly() throws IOException {
+    void perTensorMatchesPyTorchExactly() {
         int cases = 0;
         for (JsonNode c : Golden.load("fake_quant.json").get("per_tensor")) {
             QuantDType dtype = QuantDType.fromTorchName(c.get("dtype").asText());
@@ -50,7 +49,7 @@ class QuantOpsTest {
     }
 
     @Test
-    void perChannelMatchesPyTorchExactlyOnBothLayouts() throws IOException {
+    void perChannelMatchesPyTorchExactlyOnBothLayouts() {
         JsonNode c = Golden.load("fake_quant.json").get("per_channel");
         float[] scales = Golden.floats(c.get("scales"));
         int[] zps = Golden.ints(c.get("zero_points"));

@@ -12,7 +12,6 @@ import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import io.github.dl4jquant.testing.Golden;
-import java.io.IOException;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -36,7 +35,7 @@ class GoldenMlpParityTest {
     private static ComputationGraph fp32;
 
     @BeforeAll
-    static void load() throws IOException {
+    static void load() {
         golden = Golden.load("mlp_e2e.json");
         fp32 = buildMlp(golden.get("weights"));
     }

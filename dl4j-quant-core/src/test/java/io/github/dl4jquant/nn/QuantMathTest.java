@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class QuantMathTest {
     @Test
-    void perTensorFakeQuantMatchesPyTorchExactly() throws Exception {
+    void perTensorFakeQuantMatchesPyTorchExactly() {
         for (JsonNode c : Golden.load("fake_quant.json").get("per_tensor")) {
             QuantDType dtype = QuantDType.fromTorchName(c.get("dtype").asText());
             float scale = (float) c.get("scale").asDouble();
@@ -34,7 +34,7 @@ class QuantMathTest {
     }
 
     @Test
-    void perChannelFakeQuantMatchesPyTorchExactly() throws Exception {
+    void perChannelFakeQuantMatchesPyTorchExactly() {
         JsonNode c = Golden.load("fake_quant.json").get("per_channel");
         JsonNode w = c.get("w");
         int rows = w.size();

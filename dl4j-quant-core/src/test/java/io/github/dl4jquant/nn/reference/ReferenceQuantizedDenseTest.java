@@ -29,7 +29,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 class ReferenceQuantizedDenseTest {
     @Test
-    void matchesPyTorchReferenceLinearGolden() throws Exception {
+    void matchesPyTorchReferenceLinearGolden() {
         JsonNode root = Golden.load("linear_ref.json");
         for (JsonNode c : root.get("cases")) {
             float[][] w = Golden.floatRows(c.get("w"));             // PyTorch [out, in]
