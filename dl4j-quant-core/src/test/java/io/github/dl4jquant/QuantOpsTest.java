@@ -37,7 +37,8 @@ class QuantOpsTest {
             INDArray x = Nd4j.createFromArray(Golden.floats(c.get("x")));
             INDArray q = QuantOps.quantizePerTensor(x, scale, zp, dtype);
             assertEquals(dtype.nd4jType(), q.dataType());
-            assertArrayEquals(Golden.ints(c.get("int_repr")), q.data().asInt(), "int_repr " + c.get("dtype") + " " + scale);
+            assertArrayEquals(Golden.ints(c.get("int_repr")), q.data().asInt(),
+                    "int_repr " + c.get("dtype") + " " + scale);
             INDArray dq = QuantOps.dequantize(q, QParams.perTensor(scale, zp, dtype));
             assertEquals(DataType.FLOAT, dq.dataType());
             assertArrayEquals(Golden.floats(c.get("dequantized")), dq.toFloatVector(), 0f, "dequantized");

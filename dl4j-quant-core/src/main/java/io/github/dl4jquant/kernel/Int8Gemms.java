@@ -99,8 +99,8 @@ public final class Int8Gemms {
         if (!fusedLinearEnabled()) {
             return describeGeneral();
         }
-        return DnnlInt8Linear.NAME + " (oneDNN int8 1x1 convolution, qparams built in or, for dynamic ones, read at run time, with fused "
-                + "quantize, scales, bias, activation and requantize"
+        return DnnlInt8Linear.NAME + " (oneDNN int8 1x1 convolution, qparams built in or, for dynamic ones, read at "
+                + "run time, with fused quantize, scales, bias, activation and requantize"
                 + (DnnlInt8Linear.saturatesPairs() ? "; no VNNI: activations above 128 cost an exact correction, or a "
                 + "second product when many" : "") + "; general path " + bestName() + ")";
     }

@@ -14,9 +14,9 @@ import org.nd4j.linalg.cpu.nativecpu.buffer.LongBuffer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Creates a layer's FLOAT {@code [rows, cols]} output exactly where {@code workspaceMgr.createUninitialized(ACTIVATIONS,
- * ...)} would (the activations workspace, or detached when DL4J scopes the output layer out), but with a shape
- * descriptor built once per shape instead of once per array.
+ * Creates a layer's FLOAT {@code [rows, cols]} output exactly where
+ * {@code workspaceMgr.createUninitialized(ACTIVATIONS, ...)} would (the activations workspace, or detached when DL4J
+ * scopes the output layer out), but with a shape descriptor built once per shape instead of once per array.
  *
  * <pre>{@code
  * INDArray out = ActivationArrays.createUninitialized(workspaceMgr, m, n);
