@@ -8,7 +8,10 @@ import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_DEFAULT_OP_
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC;
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHTED_OP_QUINT8;
 
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +19,21 @@ import java.util.function.Supplier;
 import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.Subsampling1DLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.Upsampling1D;
+import org.deeplearning4j.nn.conf.layers.Upsampling2D;
+import org.deeplearning4j.nn.conf.layers.ZeroPadding1DLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
+import org.deeplearning4j.nn.conf.layers.convolutional.Cropping1D;
+import org.deeplearning4j.nn.conf.layers.convolutional.Cropping2D;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.nd4j.linalg.activations.Activation;
@@ -69,6 +86,15 @@ public final class BackendConfigs {
             Activation.SOFTMAX);
     private static final List<Activation> SHARE_OBSERVER = List.of(Activation.RELU, Activation.RELU6,
             Activation.HARDTANH, Activation.IDENTITY);
+    /**
+     * PyTorch's share-qparams ops ({@code _get_share_qparams_op_configs}: pooling, padding, flatten, dropout, ...) in
+     * DL4J: their output reuses their input's observer. A CnnToFeedForwardPreProcessor flatten belongs to the layer
+     * after it, whose input observer sees the unflattened values.
+     */
+    static final List<Class<?>> SHARE_QPARAMS_LAYERS = List.of(SubsamplingLayer.class, Subsampling1DLayer.class,
+            GlobalPoolingLayer.class, ZeroPaddingLayer.class, ZeroPadding1DLayer.class, Cropping2D.class,
+            Cropping1D.class, Upsampling2D.class, Upsampling1D.class, DropoutLayer.class);
+
     private static final List<Activation> ONEDNN_EXTRA_FUSIONS = List.of(Activation.LEAKYRELU, Activation.TANH);
 
     private static final DTypes NATIVE = new DTypes(List.of(WEIGHTED_OP_QUINT8), List.of(DEFAULT_DYNAMIC_INT8),
@@ -140,6 +166,20 @@ public final class BackendConfigs {
     }
 
     private static BackendConfig common(String name, DTypes t) {
+        BackendConfig backend = dense(name, t);
+        for (Class<? extends Layer> conv : FuserMethods.CONVOLUTIONS) {
+            backend.setBackendPatternConfigs(convolutionConfigs(conv, t));
+        }
+        backend.setBackendPatternConfigs(batchNormConfigs(t));
+        for (Class<?> op : SHARE_QPARAMS_LAYERS) {
+            backend.setBackendPatternConfig(new BackendPatternConfig(op)
+                    .setObservationType(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+                    .setDtypeConfigs(t.defaultOp()));
+        }
+        return backend;
+    }
+
+    private static BackendConfig dense(String name, DTypes t) {
         BackendConfig backend = new BackendConfig(name)
                 .setBackendPatternConfig(rooted(new BackendPatternConfig(DenseLayer.class)
                         .setDtypeConfigs(t.dense()), DenseLayer.class))
@@ -169,6 +209,57 @@ public final class BackendConfigs {
                         .setDtypeConfigs(t.defaultOp()));
     }
 
+    /**
+     * PyTorch's {@code _get_conv_configs} for one DL4J convolution class: the convolution (any activation; ReLU is
+     * PyTorch's ConvReLU), (conv, ReLU), (conv, BN) and (conv, BN, ReLU) fused, and sigmoid/tanh/softmax with their
+     * fixed output qparams. Static int8 only: PyTorch has no dynamic convolution.
+     */
+    private static List<BackendPatternConfig> convolutionConfigs(Class<? extends Layer> conv, DTypes t) {
+        List<BackendPatternConfig> configs = new ArrayList<>();
+        configs.add(rooted(new BackendPatternConfig(conv).setDtypeConfigs(t.weighted()), conv));
+        configs.add(rooted(new BackendPatternConfig(Pattern.of(conv, Activation.RELU)).setDtypeConfigs(t.weighted()),
+                conv));
+        PatternElement identity = PatternElement.of(conv, Activation.IDENTITY);
+        PatternElement relu = PatternElement.of(ActivationLayer.class, Activation.RELU);
+        PatternElement bn = PatternElement.of(BatchNormalization.class);
+        configs.add(fusion(Pattern.sequence(identity, relu), FuserMethods.FUSE_CONV_ACTIVATION, conv, t.weighted()));
+        configs.add(fusion(Pattern.sequence(identity, bn), FuserMethods.FUSE_CONV_BN, conv, t.weighted()));
+        configs.add(fusion(Pattern.sequence(identity, bn, relu), FuserMethods.FUSE_CONV_BN_ACTIVATION, conv,
+                t.weighted()));
+        for (Activation act : ZERO_TO_ONE) {
+            configs.add(fixedQParamsWeighted(conv, act, FIXED_QPARAMS_0TO1, t.weighted()));
+        }
+        configs.add(fixedQParamsWeighted(conv, Activation.TANH, FIXED_QPARAMS_NEG1TO1, t.weighted()));
+        return configs;
+    }
+
+    /**
+     * PyTorch's {@code _get_bn_configs} and {@code fuse_linear_bn}: a batch norm on its own (quantized in and out, no
+     * weight), and (DenseLayer, BN) and (DenseLayer, BN, ReLU) folded into the DenseLayer.
+     */
+    private static List<BackendPatternConfig> batchNormConfigs(DTypes t) {
+        PatternElement dense = PatternElement.of(DenseLayer.class, Activation.IDENTITY);
+        PatternElement bn = PatternElement.of(BatchNormalization.class);
+        PatternElement relu = PatternElement.of(ActivationLayer.class, Activation.RELU);
+        return List.of(
+                new BackendPatternConfig(BatchNormalization.class).setDtypeConfigs(t.defaultOp()),
+                fusion(Pattern.sequence(dense, bn), FuserMethods.FUSE_DENSE_BN, DenseLayer.class, t.weighted()),
+                fusion(Pattern.sequence(dense, bn, relu), FuserMethods.FUSE_DENSE_BN_ACTIVATION, DenseLayer.class,
+                        t.weighted()));
+    }
+
+    private static BackendPatternConfig fusion(Pattern pattern, String fuser, Class<? extends Layer> fused,
+                                               List<DTypeConfig> dtypes) {
+        return new BackendPatternConfig(pattern).setDtypeConfigs(dtypes).setFuserMethod(fuser)
+                .setFusedModule(fused);
+    }
+
+    private static BackendPatternConfig fixedQParamsWeighted(Class<? extends Layer> layer, Activation act,
+                                                            DTypeWithConstraints output, List<DTypeConfig> dtypes) {
+        List<DTypeConfig> pinned = dtypes.stream().map(c -> DTypeConfigs.withFixedOutput(c, output)).toList();
+        return rooted(new BackendPatternConfig(Pattern.of(layer, act)).setDtypeConfigs(pinned), layer);
+    }
+
     private static BackendPatternConfig denseActivationFusion(Activation act, DTypes t) {
         return new BackendPatternConfig(Pattern.sequence(
                 PatternElement.of(DenseLayer.class, Activation.IDENTITY),
@@ -194,9 +285,23 @@ public final class BackendConfigs {
 
     /**
      * The single place where a pattern is tied to the layer that conversion replaces and to its reference quantized
-     * module: DenseLayer and OutputLayer both become {@link ReferenceQuantizedDense} (inference needs no loss).
+     * module: DenseLayer and OutputLayer both become {@link ReferenceQuantizedDense} (inference needs no loss), each
+     * convolution class its reference subclass.
      */
     private static BackendPatternConfig rooted(BackendPatternConfig config, Class<? extends Layer> root) {
-        return config.setRootModule(root).setReferenceQuantizedModule(ReferenceQuantizedDense.class);
+        return config.setRootModule(root).setReferenceQuantizedModule(referenceModuleFor(root));
+    }
+
+    private static Class<?> referenceModuleFor(Class<? extends Layer> root) {
+        if (root == DepthwiseConvolution2D.class) {
+            return ReferenceQuantizedDepthwiseConvolution2D.class;
+        }
+        if (Convolution1DLayer.class.isAssignableFrom(root)) {
+            return ReferenceQuantizedConvolution1D.class;
+        }
+        if (ConvolutionLayer.class.isAssignableFrom(root)) {
+            return ReferenceQuantizedConvolution2D.class;
+        }
+        return ReferenceQuantizedDense.class;
     }
 }

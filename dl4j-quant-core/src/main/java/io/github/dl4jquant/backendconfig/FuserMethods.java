@@ -1,13 +1,34 @@
 package io.github.dl4jquant.backendconfig;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.Convolution1D;
+import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
+import org.deeplearning4j.nn.conf.layers.Convolution2D;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.Layer;
 
 /**
- * The registry of {@link FuserMethod}s by name, so that {@code "fuser_method": "fuse_dense_activation"} in a JSON
- * config resolves to code. Built in: {@value #FUSE_DENSE_ACTIVATION}.
+ * The registry of {@link FuserMethod}s by name, so that {@code "fuser_method": "fuse_conv_bn"} in a JSON config
+ * resolves to code. Built in, with PyTorch's counterparts:
+ * <ul>
+ * <li>{@value #FUSE_DENSE_ACTIVATION}: (DenseLayer[IDENTITY], ActivationLayer) to a DenseLayer with that activation
+ *     ({@code nni.LinearReLU});</li>
+ * <li>{@value #FUSE_CONV_ACTIVATION}: (convolution[IDENTITY], ActivationLayer) to the convolution with that activation
+ *     ({@code nni.ConvReLU2d});</li>
+ * <li>{@value #FUSE_CONV_BN} and {@value #FUSE_CONV_BN_ACTIVATION}: the batch norm folded into the convolution
+ *     ({@code fuse_conv_bn}, {@code fuse_conv_bn_relu});</li>
+ * <li>{@value #FUSE_DENSE_BN} and {@value #FUSE_DENSE_BN_ACTIVATION}: the batch norm folded into the DenseLayer
+ *     ({@code fuse_linear_bn}).</li>
+ * </ul>
+ * The convolutions are {@link #CONVOLUTIONS}.
  *
  * <pre>{@code
  * FuserMethods.register(myFuser);                        // once, at start-up
@@ -17,13 +38,28 @@ import java.util.TreeSet;
  */
 public final class FuserMethods {
 
-    /** (DenseLayer[IDENTITY], ActivationLayer[any]) to a copy of the DenseLayer with the ActivationLayer's activation. */
-    public static final String FUSE_DENSE_ACTIVATION = DenseActivationFuser.NAME;
+    public static final String FUSE_DENSE_ACTIVATION = "fuse_dense_activation";
+    public static final String FUSE_CONV_ACTIVATION = "fuse_conv_activation";
+    public static final String FUSE_CONV_BN = "fuse_conv_bn";
+    public static final String FUSE_CONV_BN_ACTIVATION = "fuse_conv_bn_activation";
+    public static final String FUSE_DENSE_BN = "fuse_dense_bn";
+    public static final String FUSE_DENSE_BN_ACTIVATION = "fuse_dense_bn_activation";
+
+    /** The convolution configuration classes the built-in convolution fusers accept (exact classes). */
+    public static final List<Class<? extends Layer>> CONVOLUTIONS = List.of(ConvolutionLayer.class,
+            Convolution2D.class, Convolution1DLayer.class, Convolution1D.class, DepthwiseConvolution2D.class);
 
     private static final Map<String, FuserMethod> REGISTRY = new LinkedHashMap<>();
 
     static {
-        register(new DenseActivationFuser());
+        Set<Class<?>> dense = Set.of(DenseLayer.class);
+        Set<Class<?>> convolutions = Set.copyOf(CONVOLUTIONS);
+        register(new ActivationFuser(FUSE_DENSE_ACTIVATION, dense));
+        register(new ActivationFuser(FUSE_CONV_ACTIVATION, convolutions));
+        register(new BatchNormFuser(FUSE_CONV_BN, convolutions, false));
+        register(new BatchNormFuser(FUSE_CONV_BN_ACTIVATION, convolutions, true));
+        register(new BatchNormFuser(FUSE_DENSE_BN, dense, false));
+        register(new BatchNormFuser(FUSE_DENSE_BN_ACTIVATION, dense, true));
     }
 
     private FuserMethods() {
@@ -67,5 +103,25 @@ public final class FuserMethods {
     /** The registered names, sorted. */
     public static synchronized Set<String> names() {
         return new TreeSet<>(REGISTRY.keySet());
+    }
+
+    /** The root layer as a BaseLayer whose activation is IDENTITY; otherwise fusing would drop its activation. */
+    static BaseLayer requireIdentity(String fuser, Layer root) {
+        BaseLayer b = (BaseLayer) root;
+        if (!ActivationFuser.isIdentity(b)) {
+            throw new IllegalArgumentException(fuser + ": " + root.getClass().getSimpleName() + " '"
+                    + root.getLayerName() + "' has activation " + b.getActivationFn()
+                    + "; accepted: IDENTITY, otherwise fusing would drop it");
+        }
+        return b;
+    }
+
+    static String describe(List<LayerWithParams> layers) {
+        return layers == null ? "null" : layers.stream().map(l -> l.layer().getClass().getSimpleName() + " '"
+                + l.layer().getLayerName() + "'").collect(Collectors.joining(", ", "[", "]"));
+    }
+
+    static String simpleNames(Set<Class<?>> classes) {
+        return classes.stream().map(Class::getSimpleName).sorted().collect(Collectors.joining(", "));
     }
 }

@@ -86,6 +86,12 @@ public final class Converter {
         String root = m.rootVertex();
         boolean coversOutput = m.isFused() || m.vertices().size() == 1;
         QParams out = prepared.qparamsOf(plan.outputTensor());
+        String unsupported = PatternHandlers.unsupportedAfterCalibration(graph.matchableConf(root),
+                prepared.rankOf(plan.inputTensor()));
+        if (unsupported != null) {
+            skip(m, SkipReason.UNSUPPORTED_LAYER, unsupported);
+            return;
+        }
         PatternHandler handler = handlerFor(m);
         Class<?> referenceModule = m.config().getReferenceQuantizedModule();
         if (handler == null && referenceModule != null) {
@@ -95,20 +101,19 @@ public final class Converter {
                     + "for the pattern with ConvertCustomConfig.registerPatternHandler, or use a built-in module");
         }
         if (handler == null) {
-            if (graph.layerConf(root) instanceof org.deeplearning4j.nn.conf.layers.BaseLayer) {
+            if (PreparedModel.weightOf(graph, m) != null) {
                 skip(m, SkipReason.UNSUPPORTED_LAYER, "no reference quantized module is configured for root module "
                         + graph.layerConf(root).getClass().getSimpleName()
                         + " and no pattern handler is registered for " + m.patternDescription());
                 return;
             }
-            // A shared observer means the op keeps its input's grid (ReLU): nothing to re-quantize.
-            if (out != null && !PreparedModel.sharesInputObserver(m.config(), graph.inputsOf(root))) {
+            if (out != null && !keepsInputGrid(m)) {
                 qdqAfter.put(m.outputVertex(), out);
                 markModule(root, "QuantDequantLayer after '" + graph.displayName(m.outputVertex()) + "'");
             }
             return;
         }
-        PatternContext ctx = new PatternContext(root, m.vertices(), layerCopies(m), m.fusedLayer(), paramCopies(root),
+        PatternContext ctx = new PatternContext(root, m.vertices(), layerCopies(m), m.fusedLayer(), rootParams(m),
                 m.config(), plan.dtypeConfig(), plan.qconfig(), prepared.qparamsOf(plan.inputTensor()),
                 plan.weightQParams(), coversOutput ? out : null, plan.dynamic(), lowered);
         Replacement r = handler.convert(ctx);
@@ -121,6 +126,17 @@ public final class Converter {
             qdqAfter.put(m.outputVertex(), out);
         }
         markModule(root, r.layer().getClass().getSimpleName());
+    }
+
+    /**
+     * True when the float op's output needs no quantize-dequantize: it shares its input's observer and maps on-grid
+     * values to on-grid values (max pooling, ReLU, padding), unlike average pooling.
+     */
+    private boolean keepsInputGrid(PatternMatch m) {
+        if (!PreparedModel.sharesInputObserver(m.config(), graph.inputsOf(m.rootVertex()))) {
+            return false;
+        }
+        return m.vertices().stream().allMatch(v -> GridPreservingOps.preservesGrid(graph.matchableConf(v)));
     }
 
     private PatternHandler handlerFor(PatternMatch m) {
@@ -152,12 +168,13 @@ public final class Converter {
         return copies;
     }
 
-    private Map<String, INDArray> paramCopies(String vertex) {
-        Map<String, INDArray> copies = new LinkedHashMap<>();
-        Layer layer = graph.graph().getLayer(vertex);
-        if (layer != null) {
-            layer.paramTable().forEach((k, v) -> copies.put(k, v.dup()));
+    /** Copies of the root's parameters, or of the fused ones (a folded batch norm) when the pattern was fused. */
+    private Map<String, INDArray> rootParams(PatternMatch m) {
+        if (!m.isFused()) {
+            return PatternMatcher.paramCopies(graph, m.rootVertex());
         }
+        Map<String, INDArray> copies = new LinkedHashMap<>();
+        m.fusedParams().forEach((k, v) -> copies.put(k, v.dup()));
         return copies;
     }
 

@@ -43,6 +43,15 @@ public record PatternContext(String rootVertex, List<String> vertices, List<Laye
                              QConfig qconfig, QParams inputQParams, QParams weightQParams, QParams outputQParams,
                              boolean dynamic, boolean lowered) {
 
+    /**
+     * This context with other output qparams, for handlers that requantize differently from the observer (e.g. to
+     * qparams computed elsewhere).
+     */
+    public PatternContext withOutputQParams(QParams output) {
+        return new PatternContext(rootVertex, vertices, layers, fusedLayer, rootParams, config, dtypeConfig, qconfig,
+                inputQParams, weightQParams, output, dynamic, lowered);
+    }
+
     /** The layer to replace: the fused layer if the pattern was fused, else the root vertex's layer. */
     public Layer rootLayer() {
         return fusedLayer != null ? fusedLayer : layers.get(0);

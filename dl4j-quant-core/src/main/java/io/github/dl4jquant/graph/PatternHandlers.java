@@ -1,10 +1,20 @@
 package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import io.github.dl4jquant.nn.reference.ReferenceQuantization;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
@@ -26,6 +36,10 @@ public final class PatternHandlers {
 
     static {
         BY_REFERENCE_MODULE.put(ReferenceQuantizedDense.class, PatternHandlers::convertDense);
+        for (Class<?> c : List.of(ReferenceQuantizedConvolution2D.class, ReferenceQuantizedConvolution1D.class,
+                ReferenceQuantizedDepthwiseConvolution2D.class)) {
+            BY_REFERENCE_MODULE.put(c, PatternHandlers::convertConvolution);
+        }
     }
 
     private PatternHandlers() {
@@ -34,6 +48,14 @@ public final class PatternHandlers {
     /** The built-in handler for dense-like roots (DenseLayer, OutputLayer). */
     public static PatternHandler referenceDense() {
         return PatternHandlers::convertDense;
+    }
+
+    /**
+     * The built-in handler for convolution roots (ConvolutionLayer, Convolution1DLayer, DepthwiseConvolution2D):
+     * their reference subclass, or the int8 convolution when lowering.
+     */
+    public static PatternHandler convolution() {
+        return PatternHandlers::convertConvolution;
     }
 
     /** The built-in handler for a reference quantized module class, or null when there is none. */
@@ -53,6 +75,40 @@ public final class PatternHandlers {
             return "DenseLayer with layer normalisation (hasLayerNorm) is not supported";
         }
         return null;
+    }
+
+    /**
+     * Why a matched op cannot be quantized now that calibration has shown the rank of its input (0 when unknown), or
+     * null. A batch norm over {@code [batch, features]} is PyTorch's BatchNorm1d, which PyTorch quantizes only folded
+     * into the Linear before it.
+     */
+    static String unsupportedAfterCalibration(Object root, int inputRank) {
+        if (root instanceof BatchNormalization && inputRank != 0 && inputRank != 4) {
+            return "a batch norm over rank-" + inputRank + " activations is PyTorch's BatchNorm1d, which has no "
+                    + "quantized form of its own (PyTorch quantizes only BatchNorm2d/3d on their own): it stays fp32. "
+                    + "Put it right after a DenseLayer with identity activation to have it folded into that layer";
+        }
+        return null;
+    }
+
+    private static Replacement convertConvolution(PatternContext ctx) {
+        ConvolutionLayer root = (ConvolutionLayer) ctx.rootLayer();
+        ReferenceQuantization q = new ReferenceQuantization(ctx.inputQParams(), ctx.weightQParams(),
+                ctx.outputQParams());
+        ConvolutionLayer reference;
+        if (root instanceof DepthwiseConvolution2D d) {
+            reference = ReferenceQuantizedDepthwiseConvolution2D.fromFloat(d, q);
+        } else if (root instanceof Convolution1DLayer c) {
+            reference = ReferenceQuantizedConvolution1D.fromFloat(c, q);
+        } else {
+            reference = ReferenceQuantizedConvolution2D.fromFloat(root, q);
+        }
+        Map<String, INDArray> params = new LinkedHashMap<>();
+        params.put("W", ctx.rootParams().get("W"));
+        if (reference.hasBias()) {
+            params.put("b", ctx.rootParams().get("b"));
+        }
+        return Replacement.of(reference, params);
     }
 
     private static Replacement convertDense(PatternContext ctx) {

@@ -2,6 +2,7 @@ package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.backendconfig.BackendConfig;
 import io.github.dl4jquant.backendconfig.BackendPatternConfig;
+import io.github.dl4jquant.backendconfig.LayerWithParams;
 import io.github.dl4jquant.backendconfig.Pattern;
 import io.github.dl4jquant.backendconfig.PatternElement;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Finds where a {@link BackendConfig}'s patterns occur in a graph, with PyTorch's rules: vertices are visited in
@@ -89,23 +91,33 @@ public final class PatternMatcher {
 
     private PatternMatch resolveFusion(GraphModel graph, List<String> chain, BackendPatternConfig config) {
         if (config.getFuserMethod() == null) {
-            return new PatternMatch(chain, config, config, null);
+            return PatternMatch.unfused(chain, config);
         }
-        List<Layer> layers = new ArrayList<>();
+        List<LayerWithParams> layers = new ArrayList<>();
         for (String v : chain) {
             Layer l = graph.layerConf(v);
             if (l == null) {
                 return null;
             }
-            layers.add(l.clone());
+            layers.add(new LayerWithParams(l.clone(), paramCopies(graph, v)));
         }
-        Layer fused = config.getFuserMethod().fuse(false, layers);
+        LayerWithParams fused = config.getFuserMethod().fuse(false, layers);
         for (BackendPatternConfig candidate : longestFirst) {
             if (candidate.getPattern().size() == 1 && candidate.getFuserMethod() == null
-                    && candidate.getPattern().elements().get(0).matches(fused)) {
-                return new PatternMatch(chain, config, candidate, fused);
+                    && candidate.getPattern().elements().get(0).matches(fused.layer())) {
+                return new PatternMatch(chain, config, candidate, fused.layer(), fused.params());
             }
         }
-        return new PatternMatch(chain, config, config, fused);
+        return new PatternMatch(chain, config, config, fused.layer(), fused.params());
+    }
+
+    /** Copies of a vertex's parameters, so that no fuser can reach the model's own arrays. */
+    static Map<String, INDArray> paramCopies(GraphModel graph, String vertex) {
+        Map<String, INDArray> copies = new LinkedHashMap<>();
+        org.deeplearning4j.nn.api.Layer layer = graph.graph().getLayer(vertex);
+        if (layer != null) {
+            layer.paramTable().forEach((k, v) -> copies.put(k, v.dup()));
+        }
+        return copies;
     }
 }

@@ -10,6 +10,7 @@ import io.github.dl4jquant.backendconfig.ObservationType;
 import io.github.dl4jquant.observer.FixedQParamsObserver;
 import io.github.dl4jquant.observer.Observer;
 import io.github.dl4jquant.qconfig.QConfig;
+import io.github.dl4jquant.nn.WeightLayouts;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import java.util.ArrayList;
@@ -26,7 +27,6 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -56,6 +56,8 @@ public final class PreparedModel {
     private final Map<String, PlannedPattern> plansByRoot;
     private final Map<String, Observer> observersByTensor;
     private final List<ReportEntry> prepareEntries;
+    /** The rank each observed tensor had in the first calibration batch: some conversions depend on it. */
+    private final Map<String, Integer> ranks = new HashMap<>();
     private CalibrationListener listener;
     private QuantizationReport conversionReport;
     private long batches;
@@ -134,7 +136,7 @@ public final class PreparedModel {
         PlannedPattern plan = null;
         BackendPatternConfig config = m.config();
         Layer rootLayer = m.fusedLayer() != null ? m.fusedLayer() : graph.layerConf(root);
-        boolean hasWeight = rootLayer instanceof BaseLayer;
+        boolean hasWeight = weightOf(graph, m) != null;
         if (qconfig == null) {
             outcome = rootEntry.keptFp32(SkipReason.QCONFIG_NONE, "no QConfig for this vertex (" + resolution.source()
                     + ")");
@@ -172,15 +174,29 @@ public final class PreparedModel {
         for (String member : m.vertices().subList(1, m.vertices().size())) {
             QConfigMapping.Resolution r = mapping.resolve(graph.displayName(member),
                     graph.matchableConf(member).getClass(), 0);
-            if (!Objects.equals(r.qconfig(), rootResolution.qconfig())) {
+            if (!sameActivationQuantization(r.qconfig(), rootResolution.qconfig())) {
                 throw new IllegalArgumentException("The pattern " + m.patternDescription() + " matched vertices "
-                        + m.vertices() + ", which must share one QConfig (PyTorch's fusion rule), but '"
+                        + m.vertices() + ", which must share one activation QConfig (PyTorch's fusion rule), but '"
                         + graph.displayName(root) + "' gets " + rootResolution.qconfig() + " (" + rootResolution.source()
                         + ") and '" + graph.displayName(member) + "' gets " + r.qconfig() + " (" + r.source()
                         + "): give them the same QConfig in the QConfigMapping");
             }
         }
         return rootResolution;
+    }
+
+    /**
+     * PyTorch requires one QConfig for all modules of a fusion. Here the root's QConfig governs the fused layer and
+     * the other members only have to agree on whether and how activations are quantized: their weight observers are
+     * never used (a batch norm folded into a convolution is observed through the convolution's weight observer, which
+     * the default mappings set per layer type because DL4J's dense and convolution weights keep their output
+     * channels on different axes).
+     */
+    private static boolean sameActivationQuantization(QConfig member, QConfig root) {
+        if (member == null || root == null) {
+            return member == root;
+        }
+        return member.activation().toMap().equals(root.activation().toMap());
     }
 
     /** Layer options the built-in dense conversion cannot represent; known before calibration. */
@@ -209,7 +225,7 @@ public final class PreparedModel {
             Observer shared = sharesInputObserver(m.config(), inputs) ? observers.get(inputs.get(0)) : null;
             observers.put(output, shared != null ? shared : outputObserver(qconfig, dc.getOutputDtypeWithConstraints()));
         }
-        QParams weightQParams = hasWeight ? observeWeight(graph, root, qconfig) : null;
+        QParams weightQParams = hasWeight ? observeWeight(graph, m, qconfig) : null;
         return new PlannedPattern(m, qconfig, source, dc, observeInput ? inputs.get(0) : null,
                 observeOutput ? output : null, weightQParams);
     }
@@ -231,14 +247,32 @@ public final class PreparedModel {
         return qconfig.activation().create();
     }
 
-    private static QParams observeWeight(GraphModel graph, String root, QConfig qconfig) {
+    /** The root's float weight "W" (the fused one when a batch norm was folded in), or null when it has none. */
+    static INDArray weightOf(GraphModel graph, PatternMatch m) {
+        if (m.isFused()) {
+            return m.fusedParams().get("W");
+        }
+        org.deeplearning4j.nn.api.Layer layer = graph.graph().getLayer(m.rootVertex());
+        return layer == null ? null : layer.paramTable().get("W");
+    }
+
+    /**
+     * The weight's qparams, observed once on the float weight in the layout {@link WeightLayouts} gives observers,
+     * as PyTorch observes weights at convert time.
+     */
+    private static QParams observeWeight(GraphModel graph, PatternMatch m, QConfig qconfig) {
+        Layer layer = m.fusedLayer() != null ? m.fusedLayer() : graph.layerConf(m.rootVertex());
         Observer w = qconfig.weight().create();
-        w.observe(graph.graph().getLayer(root).getParam("W"));
+        w.observe(WeightLayouts.observedWeight(layer, weightOf(graph, m)));
         QParams q = w.calculateQParams();
-        if (q.isPerChannel() && q.axis() != 1) {
-            throw new IllegalArgumentException("Vertex '" + graph.displayName(root) + "': the weight observer is "
-                    + "per-channel along axis " + q.axis() + ", but a DL4J dense weight W is [nIn, nOut], so its "
-                    + "output channels are axis 1 (PyTorch's Linear weight is [out, in], axis 0): use chAxis(1)");
+        int axis = WeightLayouts.outputChannelAxis(layer);
+        if (q.isPerChannel() && q.axis() != axis) {
+            throw new IllegalArgumentException("Vertex '" + graph.displayName(m.rootVertex()) + "' ("
+                    + layer.getClass().getSimpleName() + "): the weight observer is per-channel along axis "
+                    + q.axis() + ", but its weight is observed as " + WeightLayouts.describeObservedLayout(layer)
+                    + ", so its output channels are axis " + axis + ": use chAxis(" + axis + ") for this layer type ("
+                    + "QConfigs.getDefaultQConfigMapping sets chAxis(1) for dense layers and chAxis(0) for "
+                    + "convolutions)");
         }
         return q;
     }
@@ -334,6 +368,7 @@ public final class PreparedModel {
         }
         for (Map.Entry<String, Observer> e : observersByTensor.entrySet()) {
             INDArray tensor = activations.get(e.getKey());
+            ranks.putIfAbsent(e.getKey(), tensor.rank());
             try {
                 e.getValue().observe(tensor);
             } catch (IllegalArgumentException ex) {
@@ -430,6 +465,11 @@ public final class PreparedModel {
         Set<Observer> s = Collections.newSetFromMap(new IdentityHashMap<>());
         s.addAll(observersByTensor.values());
         return s;
+    }
+
+    /** The rank of an observed tensor during calibration ([batch, features] is 2, NCHW is 4), or 0 if unknown. */
+    int rankOf(String tensor) {
+        return tensor == null ? 0 : ranks.getOrDefault(tensor, 0);
     }
 
     /** QParams of a tensor's observer, or null when it is not observed or has seen no data yet. */

@@ -12,6 +12,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
+import io.github.dl4jquant.nn.LayerCopies;
+import java.util.Map;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.Convolution1D;
+import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
+import org.deeplearning4j.nn.conf.layers.Convolution2D;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -38,6 +53,20 @@ class BackendConfigsTest {
 
     private static final DTypeConfig STATIC_INT8 = new DTypeConfig(QUINT8, QUINT8, QINT8, FLOAT32);
     private static final DTypeConfig DYNAMIC_INT8 = new DTypeConfig(QUINT8, FLOAT32, QINT8, FLOAT32, true);
+
+    private static Class<?> expectedReferenceModule(Class<?> root) {
+        if (root == null) {
+            return null;
+        }
+        if (root == DepthwiseConvolution2D.class) {
+            return ReferenceQuantizedDepthwiseConvolution2D.class;
+        }
+        if (Convolution1DLayer.class.isAssignableFrom(root)) {
+            return ReferenceQuantizedConvolution1D.class;
+        }
+        return ConvolutionLayer.class.isAssignableFrom(root) ? ReferenceQuantizedConvolution2D.class
+                : ReferenceQuantizedDense.class;
+    }
 
     private static DenseLayer dense(Activation act) {
         return new DenseLayer.Builder().nIn(3).nOut(2).activation(act).build();
@@ -114,9 +143,9 @@ class BackendConfigsTest {
         assertEquals(OutputLayer.class, config(b, Pattern.of(OutputLayer.class)).getRootModule());
         assertEquals(OutputLayer.class, config(b, Pattern.of(OutputLayer.class, Activation.SOFTMAX)).getRootModule());
         assertNull(config(b, Pattern.of(MergeVertex.class)).getRootModule());
+        assertEquals(ConvolutionLayer.class, config(b, Pattern.of(ConvolutionLayer.class)).getRootModule());
         for (BackendPatternConfig c : b.getConfigs()) {
-            Class<?> expected = c.getRootModule() == null ? null : ReferenceQuantizedDense.class;
-            assertEquals(expected, c.getReferenceQuantizedModule(), c.toString());
+            assertEquals(expectedReferenceModule(c.getRootModule()), c.getReferenceQuantizedModule(), c.toString());
             assertNull(c.getQatModule(), c.toString());
         }
     }
@@ -153,17 +182,53 @@ class BackendConfigsTest {
                 continue;
             }
             fusions++;
-            Activation a = c.getPattern().elements().get(1).activation();
-            List<Layer> matched = List.of(dense(Activation.IDENTITY), act(a));
-            assertTrue(c.getPattern().matches(matched));
-            Layer fused = c.getFuserMethod().fuse(false, matched);
-            assertEquals(c.getFusedModule(), fused.getClass());
-            BackendPatternConfig target = configFor(b, fused).orElseThrow();
-            assertTrue(Pattern.of(DenseLayer.class, a).equals(target.getPattern())
-                    || Pattern.of(DenseLayer.class).equals(target.getPattern()), target.toString());
-            assertEquals(DenseLayer.class, target.getRootModule());
+            List<LayerWithParams> matched = c.getPattern().elements().stream().map(BackendConfigsTest::sample)
+                    .toList();
+            assertTrue(c.getPattern().matches(matched.stream().map(LayerWithParams::layer).toList()), c.toString());
+            LayerWithParams fused = c.getFuserMethod().fuse(false, matched);
+            assertEquals(c.getFusedModule(), fused.layer().getClass());
+            BackendPatternConfig target = configFor(b, fused.layer()).orElseThrow();
+            assertEquals(c.getFusedModule(), target.getRootModule(), target.toString());
+            assertNotNull(target.getReferenceQuantizedModule(), target.toString());
+            assertNotNull(fused.params().get("W"), "the fused layer keeps a weight");
         }
-        assertEquals(name.equals("onednn") ? 3 : 1, fusions);
+        int convolutionFusions = 3 * FuserMethods.CONVOLUTIONS.size();
+        assertEquals(convolutionFusions + (name.equals("onednn") ? 5 : 3), fusions);
+    }
+
+    /** A small layer of the element's class and activation, with parameters when it has any. */
+    private static LayerWithParams sample(PatternElement e) {
+        Activation act = e.activation() == null ? Activation.IDENTITY : e.activation();
+        Class<?> type = e.type();
+        if (type == ActivationLayer.class) {
+            return LayerWithParams.of(act(act));
+        }
+        if (type == BatchNormalization.class) {
+            BatchNormalization bn = new BatchNormalization.Builder().nOut(2).build();
+            return new LayerWithParams(bn, Map.of("gamma", Nd4j.ones(DataType.FLOAT, 1, 2), "beta",
+                    Nd4j.zeros(DataType.FLOAT, 1, 2), "mean", Nd4j.zeros(DataType.FLOAT, 1, 2), "log10stdev",
+                    Nd4j.zeros(DataType.FLOAT, 1, 2)));
+        }
+        if (type == DenseLayer.class) {
+            return new LayerWithParams(dense(act), Map.of("W", Nd4j.rand(DataType.FLOAT, 3, 2), "b",
+                    Nd4j.zeros(DataType.FLOAT, 1, 2)));
+        }
+        Layer conv;
+        INDArray w;
+        if (type == DepthwiseConvolution2D.class) {
+            conv = new DepthwiseConvolution2D.Builder(3, 3).nIn(2).depthMultiplier(1).activation(act).build();
+            w = Nd4j.rand(DataType.FLOAT, 3, 3, 2, 1);
+        } else if (Convolution1DLayer.class.isAssignableFrom(type)) {
+            conv = new Convolution1DLayer.Builder().kernelSize(3).nIn(2).nOut(2).activation(act).build();
+            conv = type == Convolution1D.class ? LayerCopies.asSubclass(conv, Convolution1D.class) : conv;
+            w = Nd4j.rand(DataType.FLOAT, 2, 2, 3, 1);
+        } else {
+            conv = new ConvolutionLayer.Builder(3, 3).nIn(2).nOut(2).activation(act).build();
+            // Convolution2D and Convolution1D are DL4J's old names, without builders of their own
+            conv = type == Convolution2D.class ? LayerCopies.asSubclass(conv, Convolution2D.class) : conv;
+            w = Nd4j.rand(DataType.FLOAT, 2, 2, 3, 3);
+        }
+        return new LayerWithParams(conv, Map.of("W", w, "b", Nd4j.zeros(DataType.FLOAT, 1, 2)));
     }
 
     @ParameterizedTest

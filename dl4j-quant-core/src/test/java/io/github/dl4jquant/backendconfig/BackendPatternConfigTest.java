@@ -260,16 +260,15 @@ class BackendPatternConfigTest {
             }
 
             @Override
-            public org.deeplearning4j.nn.conf.layers.Layer fuse(boolean isQat,
-                    List<org.deeplearning4j.nn.conf.layers.Layer> layers) {
+            public LayerWithParams fuse(boolean isQat, List<LayerWithParams> layers) {
                 return layers.get(0);
             }
         };
         assertContains(assertThrows(IllegalArgumentException.class, () -> seed().setFuserMethod(stranger)),
                 "not_registered_anywhere", "not registered", "FuserMethods.register");
         assertContains(assertThrows(IllegalArgumentException.class, () -> BackendPatternConfig.fromDict(
-                Map.of("pattern", DenseLayer.class.getName(), "fuser_method", "fuse_conv_bn"))),
-                "fuser_method", "fuse_conv_bn", "fuse_dense_activation");
+                Map.of("pattern", DenseLayer.class.getName(), "fuser_method", "fuse_conv_bn_tanh"))),
+                "fuser_method", "fuse_conv_bn_tanh", "fuse_dense_activation");
     }
 
     @Test

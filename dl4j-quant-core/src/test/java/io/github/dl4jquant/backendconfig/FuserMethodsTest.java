@@ -12,7 +12,11 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
@@ -28,10 +32,14 @@ class FuserMethodsTest {
         }
 
         @Override
-        public Layer fuse(boolean isQat, List<Layer> layers) {
-            return layers.get(0).clone();
+        public LayerWithParams fuse(boolean isQat, List<LayerWithParams> layers) {
+            return layers.get(0);
         }
     };
+
+    private static List<LayerWithParams> layers(Layer... layers) {
+        return java.util.Arrays.stream(layers).map(LayerWithParams::of).toList();
+    }
 
     private static DenseLayer dense(Activation act) {
         DenseLayer d = new DenseLayer.Builder().nIn(3).nOut(2).activation(act).hasLayerNorm(true).build();
@@ -52,8 +60,12 @@ class FuserMethodsTest {
     void fuseDenseActivationMovesTheActivationIntoACopyOfTheDense() {
         DenseLayer d = dense(Activation.IDENTITY);
         ActivationLayer relu = new ActivationLayer.Builder().activation(Activation.RELU).build();
-        Layer fused = FuserMethods.get("fuse_dense_activation").fuse(false, List.of(d, relu));
+        INDArray w = Nd4j.rand(DataType.FLOAT, 3, 2);
+        LayerWithParams fusedWithParams = FuserMethods.get("fuse_dense_activation").fuse(false,
+                List.of(new LayerWithParams(d, Map.of("W", w)), LayerWithParams.of(relu)));
+        Layer fused = fusedWithParams.layer();
         DenseLayer out = (DenseLayer) fused;
+        assertSame(w, fusedWithParams.params().get("W"), "moving an activation keeps the root's parameters");
         assertNotSame(d, out);
         assertEquals(ActivationReLU.class, out.getActivationFn().getClass());
         assertEquals(3, out.getNIn());
@@ -63,7 +75,7 @@ class FuserMethodsTest {
         assertEquals(ActivationIdentity.class, d.getActivationFn().getClass(), "input not modified");
         assertTrue(PatternElement.of(DenseLayer.class, Activation.RELU).matches(fused));
         DenseLayer tanh = (DenseLayer) FuserMethods.get("fuse_dense_activation").fuse(true,
-                List.of(d, new ActivationLayer.Builder().activation(Activation.TANH).build()));
+                layers(d, new ActivationLayer.Builder().activation(Activation.TANH).build())).layer();
         assertEquals(ActivationTanH.class, tanh.getActivationFn().getClass());
     }
 
@@ -72,15 +84,15 @@ class FuserMethodsTest {
         FuserMethod f = FuserMethods.get("fuse_dense_activation");
         ActivationLayer relu = new ActivationLayer.Builder().activation(Activation.RELU).build();
         assertContains(assertThrows(IllegalArgumentException.class,
-                () -> f.fuse(false, List.of(dense(Activation.SIGMOID), relu))),
+                () -> f.fuse(false, layers(dense(Activation.SIGMOID), relu))),
                 "fuse_dense_activation", "'d1'", "sigmoid", "IDENTITY");
         assertContains(assertThrows(IllegalArgumentException.class,
-                () -> f.fuse(false, List.of(relu, dense(Activation.IDENTITY)))),
-                "[DenseLayer, ActivationLayer]");
+                () -> f.fuse(false, layers(relu, dense(Activation.IDENTITY)))),
+                "[one of DenseLayer, ActivationLayer]");
         assertContains(assertThrows(IllegalArgumentException.class,
-                () -> f.fuse(false, List.of(dense(Activation.IDENTITY)))), "[DenseLayer, ActivationLayer]");
+                () -> f.fuse(false, layers(dense(Activation.IDENTITY)))), "[one of DenseLayer, ActivationLayer]");
         assertContains(assertThrows(IllegalArgumentException.class,
-                () -> f.fuse(false, List.of(dense(Activation.IDENTITY), new ActivationLayer()))), "no activation");
+                () -> f.fuse(false, layers(dense(Activation.IDENTITY), new ActivationLayer()))), "no activation");
     }
 
     @Test
@@ -110,7 +122,7 @@ class FuserMethodsTest {
             }
 
             @Override
-            public Layer fuse(boolean isQat, List<Layer> layers) {
+            public LayerWithParams fuse(boolean isQat, List<LayerWithParams> layers) {
                 return layers.get(1);
             }
         };
@@ -125,7 +137,7 @@ class FuserMethodsTest {
             }
 
             @Override
-            public Layer fuse(boolean isQat, List<Layer> layers) {
+            public LayerWithParams fuse(boolean isQat, List<LayerWithParams> layers) {
                 return null;
             }
         };

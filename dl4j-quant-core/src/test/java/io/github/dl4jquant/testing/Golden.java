@@ -66,6 +66,28 @@ public final class Golden {
         return m;
     }
 
+    /** A nested JSON list of any depth (a tensor, row-major) as a FLOAT array of that shape. */
+    public static INDArray tensor(JsonNode nested) {
+        java.util.List<Long> shape = new java.util.ArrayList<>();
+        for (JsonNode n = nested; n.isArray(); n = n.get(0)) {
+            shape.add((long) n.size());
+        }
+        float[] flat = new float[(int) shape.stream().mapToLong(Long::longValue).reduce(1, (a, b) -> a * b)];
+        int[] next = {0};
+        flatten(nested, flat, next);
+        return Nd4j.createFromArray(flat).reshape('c', shape.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    private static void flatten(JsonNode n, float[] out, int[] next) {
+        if (n.isArray()) {
+            for (JsonNode c : n) {
+                flatten(c, out, next);
+            }
+        } else {
+            out[next[0]++] = (float) n.asDouble();
+        }
+    }
+
     /** A nested JSON list of rows as a 2-D FLOAT array. */
     public static INDArray matrix(JsonNode rows) {
         return Nd4j.createFromArray(floatRows(rows));

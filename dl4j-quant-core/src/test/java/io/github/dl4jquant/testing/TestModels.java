@@ -74,6 +74,20 @@ public final class TestModels {
         return g;
     }
 
+    /** in -> d(identity) -> prelu (a PReLULayer, which no backend quantizes) -> out(softmax). */
+    public static ComputationGraph withPReLU() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .addLayer("d", new DenseLayer.Builder().nIn(12).nOut(8).activation(Activation.IDENTITY).build(), "in")
+                .addLayer("prelu", new org.deeplearning4j.nn.conf.layers.PReLULayer.Builder().inputShape(8).build(), "d")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "prelu")
+                .setOutputs("out")
+                .build());
+        g.init();
+        return g;
+    }
+
     /** Two dense branches added element-wise, then a softmax output. */
     public static ComputationGraph residual() {
         ComputationGraph g = new ComputationGraph(base().graphBuilder()

@@ -1,0 +1,69 @@
+package io.github.dl4jquant.nn;
+
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.QuantOps;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Where a DL4J layer's weight keeps its output channels, and the layout weight observers see. Dense weights are
+ * observed as DL4J stores them, {@code [nIn, nOut]}, output channels on axis 1. Convolution weights are observed in
+ * PyTorch's layout {@code [out, in / groups, kH, kW]}, output channels on axis 0: DL4J's ConvolutionLayer and
+ * Convolution1DLayer already store them so; DepthwiseConvolution2D's {@code [kH, kW, in, multiplier]} is permuted to
+ * {@code [in * multiplier, 1, kH, kW]} (output channel {@code c * multiplier + m}, as in PyTorch's grouped conv).
+ *
+ * <pre>{@code
+ * INDArray w = WeightLayouts.observedWeight(depthwiseConf, graph.getLayer("dw").getParam("W"));   // [C*m, 1, kH, kW]
+ * int axis = WeightLayouts.outputChannelAxis(depthwiseConf);                                     // 0
+ * }</pre>
+ */
+public final class WeightLayouts {
+    private WeightLayouts() {
+    }
+
+    /** The output-channel axis of {@link #observedWeight}: 1 for dense layers, 0 for convolutions. */
+    public static int outputChannelAxis(Layer layer) {
+        return layer instanceof DenseLayer || layer instanceof BaseOutputLayer ? 1 : 0;
+    }
+
+    /** The weight as weight observers see it (a view or a copy; never modified). */
+    public static INDArray observedWeight(Layer layer, INDArray w) {
+        if (layer instanceof DepthwiseConvolution2D) {
+            return depthwiseToOihw(w);
+        }
+        return w;
+    }
+
+    /** {@code [kH, kW, in, m]} to {@code [in * m, 1, kH, kW]} in 'c' order. */
+    public static INDArray depthwiseToOihw(INDArray w) {
+        long kh = w.size(0);
+        long kw = w.size(1);
+        long channels = w.size(2) * w.size(3);
+        return w.reshape('c', kh, kw, channels).permute(2, 0, 1).dup('c').reshape('c', channels, 1, kh, kw);
+    }
+
+    /**
+     * {@code qdq(W)} with the weight qparams {@code q} (made on {@link #observedWeight}), in the layer's own layout:
+     * what a reference quantized module multiplies with.
+     */
+    public static INDArray fakeQuantizedWeight(Layer layer, INDArray w, QParams q) {
+        INDArray fq = QuantOps.fakeQuantize(observedWeight(layer, w), q);
+        return layer instanceof DepthwiseConvolution2D ? oihwToDepthwise(fq, w.shape()) : fq.reshape('c', w.shape());
+    }
+
+    /** {@code [in * m, 1, kH, kW]} back to DL4J's depthwise {@code [kH, kW, in, m]}. */
+    static INDArray oihwToDepthwise(INDArray oihw, long[] depthwiseShape) {
+        long channels = oihw.size(0);
+        return oihw.reshape('c', channels, oihw.size(2), oihw.size(3)).permute(1, 2, 0).dup('c')
+                .reshape('c', depthwiseShape);
+    }
+
+    /** A human-readable description of the observed layout, for messages. */
+    public static String describeObservedLayout(Layer layer) {
+        return outputChannelAxis(layer) == 1 ? "[nIn, nOut] (DL4J's dense layout)"
+                : "[nOut, nIn / groups, kH, kW] (PyTorch's convolution layout)";
+    }
+}
