@@ -2,6 +2,7 @@ package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.kernel.Int8Gemms;
+import io.github.dl4jquant.nn.quantized.Int8Handover;
 import io.github.dl4jquant.nn.reference.QuantDequantLayer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,6 +72,7 @@ public final class Converter {
         for (PlannedPattern plan : prepared.plans().values()) {
             convertPattern(plan);
         }
+        markHandovers();
         ComputationGraph model = rewrite();
         QuantizationReport report = before.withEntries(new ArrayList<>(entries.values()));
         if (lowered) {
@@ -125,7 +127,10 @@ public final class Converter {
         if (!coversOutput && out != null) {
             qdqAfter.put(m.outputVertex(), out);
         }
-        markModule(root, r.layer().getClass().getSimpleName());
+        markModule(root, r.describe());
+        if (r.note() != null) {
+            log.info("Vertex '{}': {}", graph.displayName(root), r.describe());
+        }
     }
 
     /**
@@ -208,6 +213,29 @@ public final class Converter {
         converted.init();
         loadParams(converted);
         return converted;
+    }
+
+    /**
+     * Lets an int8 layer hand its u8 output over only where every consumer is an int8 layer that takes it (see
+     * {@link Int8Handover}): then nothing can change the offered float array in place, as DL4J's in-place
+     * ActivationLayer would.
+     */
+    private void markHandovers() {
+        for (PlannedPattern plan : prepared.plans().values()) {
+            Replacement r = replacements.get(plan.match().rootVertex());
+            if (r != null && r.layer() instanceof Int8Handover h) {
+                String out = plan.match().isFused() ? plan.match().outputVertex() : plan.match().rootVertex();
+                List<String> consumers = graph.consumersOf(out);
+                h.setHandsOverOutput(!graph.isNetworkOutput(out) && !qdqAfter.containsKey(out)
+                        && !consumers.isEmpty() && consumers.stream().allMatch(this::takesInt8Input));
+            }
+        }
+    }
+
+    private boolean takesInt8Input(String vertex) {
+        Replacement r = replacements.get(vertex);
+        return r != null && r.layer() instanceof Int8Handover && graph.vertexConf(vertex) instanceof LayerVertex lv
+                && lv.getPreProcessor() == null;
     }
 
     /** Non-root members of a fused match vanish: the root's replacement computes them. */

@@ -1,7 +1,9 @@
 package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
 import io.github.dl4jquant.nn.reference.ReferenceQuantization;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
@@ -103,12 +105,27 @@ public final class PatternHandlers {
         } else {
             reference = ReferenceQuantizedConvolution2D.fromFloat(root, q);
         }
-        Map<String, INDArray> params = new LinkedHashMap<>();
-        params.put("W", ctx.rootParams().get("W"));
-        if (reference.hasBias()) {
-            params.put("b", ctx.rootParams().get("b"));
+        INDArray w = ctx.rootParams().get("W");
+        INDArray b = reference.hasBias() ? ctx.rootParams().get("b") : null;
+        if (ctx.lowered()) {
+            String unsupported = QuantizedConvolution.unsupportedReason(reference, q);
+            if (unsupported == null) {
+                return Replacement.of(QuantizedConvolution.fromReference((ReferenceQuantizedConvolution) reference,
+                        w, b), Map.of());
+            }
+            return Replacement.of(reference, convolutionParams(w, b)).withNote("not lowered to int8: " + unsupported
+                    + "; computed in float on quantized values");
         }
-        return Replacement.of(reference, params);
+        return Replacement.of(reference, convolutionParams(w, b));
+    }
+
+    private static Map<String, INDArray> convolutionParams(INDArray w, INDArray b) {
+        Map<String, INDArray> params = new LinkedHashMap<>();
+        params.put("W", w);
+        if (b != null) {
+            params.put("b", b);
+        }
+        return params;
     }
 
     private static Replacement convertDense(PatternContext ctx) {

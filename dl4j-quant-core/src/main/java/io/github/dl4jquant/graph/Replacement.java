@@ -14,8 +14,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * @param layer  the replacement layer configuration
  * @param params its parameters by key (may be empty for layers that keep their weights in the configuration)
+ * @param note   shown beside the module in the report (e.g. why a layer stayed a reference module), or null
  */
-public record Replacement(Layer layer, Map<String, INDArray> params) {
+public record Replacement(Layer layer, Map<String, INDArray> params, String note) {
 
     public Replacement {
         if (layer == null) {
@@ -26,6 +27,17 @@ public record Replacement(Layer layer, Map<String, INDArray> params) {
     }
 
     public static Replacement of(Layer layer, Map<String, INDArray> params) {
-        return new Replacement(layer, params);
+        return new Replacement(layer, params, null);
+    }
+
+    /** This replacement with a note for the report. */
+    public Replacement withNote(String reportNote) {
+        return new Replacement(layer, params, reportNote);
+    }
+
+    /** What the report's module column shows: the layer class, and the note if any. */
+    String describe() {
+        String module = layer.getClass().getSimpleName();
+        return note == null ? module : module + " (" + note + ")";
     }
 }

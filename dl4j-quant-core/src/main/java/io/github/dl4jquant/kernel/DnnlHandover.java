@@ -5,31 +5,35 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * PyTorch keeps activations quint8 between quantized modules; DL4J hands each layer's output to the next as a float
- * array, which {@code feedForward}, listeners and the numeric suite read. This keeps both: a fused layer that
- * fake-quantizes its output (u8, then dequantized into the float array it returns) offers the u8 values here, and
- * when the very next fused layer on the same thread receives that same array object with the same qparams as its
- * input, it takes the u8 values instead of checking the floats for NaN (a dequantized output holds none) and
- * quantizing them again, which would give back exactly the same values. Anything else (another array, another
- * thread, other qparams, any fused layer in between) quantizes the floats as usual.
+ * array, which {@code feedForward}, listeners and the numeric suite read. This keeps both: an int8 layer whose output
+ * goes only to other int8 layers offers the u8 values (channels last) behind the float array it returns, and a
+ * consumer that receives that very array object with the same qparams takes the u8 values instead of checking the
+ * floats for NaN and quantizing them again, which would give back exactly the same values. Anything else (another
+ * array, another thread, other qparams) quantizes the floats as usual.
  *
- * <p>The one assumption: the array is not changed between the two layers. DL4J's ComputationGraph and
- * MultiLayerNetwork never change a layer's output in place, and {@link DnnlInt8Linear#forward} documents it for
- * direct callers.
+ * <p>Each producer has at most one offer, replaced when it runs again (its u8 buffer is then rewritten), so
+ * several offers can wait at once: a residual block's input is taken by its first convolution and later by its
+ * add. The one assumption is that no one changes an offered array in place; the graph converter lets a layer offer
+ * only when all its consumers are int8 layers, which never do, and the array is no network output.
  *
  * <pre>{@code
  * DnnlHandover h = DnnlHandover.current();
- * Pointer q = h.take(x, inScale, inZp);    // the u8 values behind x, or null
+ * Pointer q = h.take(x, inScale, inZp);        // the u8 values behind x, or null
  * ...
- * h.offer(y, yU8, outScale, outZp);        // after writing y = dequantize(yU8)
+ * h.offer(this, y, yU8, outScale, outZp);      // after writing y = dequantize(yU8)
  * }</pre>
  */
 final class DnnlHandover {
+    /** Enough for the widest fan-out of a residual network; the oldest offer goes first beyond it. */
+    private static final int SLOTS = 8;
     private static final ThreadLocal<DnnlHandover> CURRENT = ThreadLocal.withInitial(DnnlHandover::new);
 
-    private INDArray output;
-    private Pointer quantized;
-    private float scale;
-    private int zeroPoint;
+    private final Object[] producers = new Object[SLOTS];
+    private final INDArray[] outputs = new INDArray[SLOTS];
+    private final Pointer[] quantized = new Pointer[SLOTS];
+    private final float[] scales = new float[SLOTS];
+    private final int[] zeroPoints = new int[SLOTS];
+    private int next;
 
     private DnnlHandover() {
     }
@@ -39,23 +43,42 @@ final class DnnlHandover {
         return CURRENT.get();
     }
 
-    /** Records that {@code output} holds {@code quantized} (u8, same shape) dequantized with these qparams. */
-    void offer(INDArray output, Pointer quantized, float scale, int zeroPoint) {
-        this.output = output;
-        this.quantized = quantized;
-        this.scale = scale;
-        this.zeroPoint = zeroPoint;
+    /**
+     * Records that {@code output} holds {@code values} (u8, channels last, same shape) dequantized with these qparams,
+     * replacing {@code producer}'s previous offer.
+     */
+    void offer(Object producer, INDArray output, Pointer values, float scale, int zeroPoint) {
+        int slot = slotOf(producer);
+        if (slot < 0) {
+            slot = next;
+            next = (next + 1) % SLOTS;
+        }
+        producers[slot] = producer;
+        outputs[slot] = output;
+        quantized[slot] = values;
+        scales[slot] = scale;
+        zeroPoints[slot] = zeroPoint;
     }
 
     /**
-     * The u8 values {@code x} was dequantized from, when {@code x} is the array last offered and quantizing it with
-     * these qparams would give them back; null otherwise. Clears the offer either way: only the next layer can take it.
+     * The u8 values {@code x} was dequantized from, when {@code x} is an offered array and quantizing it with these
+     * qparams would give them back; null otherwise.
      */
     Pointer take(INDArray x, float scale, int zeroPoint) {
-        boolean same = x == output && scale == this.scale && zeroPoint == this.zeroPoint;
-        Pointer q = same ? quantized : null;
-        output = null;
-        quantized = null;
-        return q;
+        for (int i = 0; i < SLOTS; i++) {
+            if (outputs[i] == x && x != null && scales[i] == scale && zeroPoints[i] == zeroPoint) {
+                return quantized[i];
+            }
+        }
+        return null;
+    }
+
+    private int slotOf(Object producer) {
+        for (int i = 0; i < SLOTS; i++) {
+            if (producers[i] == producer) {
+                return i;
+            }
+        }
+        return -1;
     }
 }

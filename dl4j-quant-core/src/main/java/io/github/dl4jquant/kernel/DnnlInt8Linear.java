@@ -19,7 +19,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * product, before the requantization.
  *
  * <pre>{@code
- * DnnlInt8Linear linear = new DnnlInt8Linear(wInt8KN, k, n, weightScales, bias, new ActivationReLU());
+ * DnnlInt8Linear linear = new DnnlInt8Linear(wInt8KN, k, n, weightScales, bias, new ActivationReLU(), false);
  * boolean done = linear.forward(x, 0.02f, 0, 0.05f, 0, y);   // x FLOAT [m,k], y FLOAT [m,n]
  * if (!done) {
  *     // NaN in x: report it
@@ -44,6 +44,7 @@ public final class DnnlInt8Linear {
     private static final int MAX_PLANS_PER_THREAD = 16;
 
     private final DnnlLinearParams params;
+    private final boolean offersOutput;
     private final ThreadLocal<Map<Long, DnnlLinearPlan>> plans = ThreadLocal.withInitial(HashMap::new);
 
     /**
@@ -53,15 +54,18 @@ public final class DnnlInt8Linear {
      * @param bias         float bias per output column, or null
      * @param activation   ReLU, tanh and sigmoid are fused into the product, softmax is a oneDNN primitive after it,
      *                     identity costs nothing; others run as an ND4J op
+     * @param offersOutput true when every consumer of the output is an int8 layer that takes its u8 values over
+     *                     ({@link DnnlHandover}); then nothing may change the output array in place
      * @throws IllegalStateException when oneDNN's primitives are not available ({@link #unavailableReason()})
      */
     public DnnlInt8Linear(byte[] weightKN, int k, int n, float[] weightScales, float[] bias,
-                          IActivation activation) {
+                          IActivation activation, boolean offersOutput) {
         if (!isAvailable()) {
             throw new IllegalStateException("oneDNN primitives are not available: " + unavailableReason()
                     + ". Use Int8Gemms.best() kernels instead");
         }
         this.params = new DnnlLinearParams(weightKN, k, n, weightScales, bias, activation);
+        this.offersOutput = offersOutput;
     }
 
     /** True when oneDNN's primitives loaded here and their int8 products passed the start-up probe. */
@@ -87,9 +91,9 @@ public final class DnnlInt8Linear {
      * quantization): the first call per batch size and thread builds a kernel with them built in, and any change of
      * qparams builds another (milliseconds), so qparams computed per batch belong in {@link #forwardDynamic}.
      *
-     * <p>When {@code x} is the very array the previous call on this thread returned as {@code y}, and {@code inScale}
-     * and {@code inZp} are that call's output qparams, its u8 values are reused instead of quantizing {@code x} again
-     * ({@link DnnlHandover}); so do not change a {@code y} in place before passing it on (DL4J never does).
+     * <p>When {@code x} is an array an int8 layer on this thread offered as its output ({@code offersOutput}), and
+     * {@code inScale} and {@code inZp} are that layer's output qparams, its u8 values are reused instead of quantizing
+     * {@code x} again ({@link DnnlHandover}).
      *
      * @param x         FLOAT {@code [m, k]}, contiguous 'c' order, offset 0
      * @param inScale   input quantization scale (quint8)
@@ -125,8 +129,8 @@ public final class DnnlInt8Linear {
         if (!p.forward(Dnnl.stream(), handed, y)) {
             return false;
         }
-        if (p.quantizedOutput != null) {
-            handover.offer(y, p.quantizedOutput, outScale, outZp);
+        if (offersOutput && p.quantizedOutput != null) {
+            handover.offer(this, y, p.quantizedOutput, outScale, outZp);
         }
         return true;
     }

@@ -26,9 +26,25 @@ public final class LayerCopies {
         if (!conf.getClass().isAssignableFrom(target)) {
             throw new IllegalArgumentException(target.getName() + " does not extend " + conf.getClass().getName());
         }
+        return copy(conf, target);
+    }
+
+    /**
+     * A copy of {@code conf} as an instance of its superclass {@code target}, without the properties only the subclass
+     * has ({@code dropped}).
+     */
+    public static <T extends Layer> T asSuperclass(Layer conf, Class<T> target, String... dropped) {
+        if (!target.isAssignableFrom(conf.getClass())) {
+            throw new IllegalArgumentException(conf.getClass().getName() + " does not extend " + target.getName());
+        }
+        return copy(conf, target, dropped);
+    }
+
+    private static <T extends Layer> T copy(Layer conf, Class<T> target, String... dropped) {
         ObjectMapper mapper = NeuralNetConfiguration.mapper();
         ObjectNode tree = mapper.valueToTree(conf);
         tree.put("@class", target.getName());
+        tree.remove(java.util.List.of(dropped));
         try {
             return target.cast(mapper.treeToValue(tree, Layer.class));
         } catch (Exception e) {

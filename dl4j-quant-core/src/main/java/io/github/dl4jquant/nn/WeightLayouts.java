@@ -54,6 +54,15 @@ public final class WeightLayouts {
         return layer instanceof DepthwiseConvolution2D ? oihwToDepthwise(fq, w.shape()) : fq.reshape('c', w.shape());
     }
 
+    /** {@link #observedWeight}'s layout back to the layer's own ({@code w}: OIHW for convolutions). */
+    public static INDArray fromObservedWeight(Layer layer, INDArray w) {
+        if (layer instanceof DepthwiseConvolution2D d) {
+            long multiplier = d.getDepthMultiplier();
+            return oihwToDepthwise(w, new long[] {w.size(2), w.size(3), w.size(0) / multiplier, multiplier});
+        }
+        return w;
+    }
+
     /** {@code [in * m, 1, kH, kW]} back to DL4J's depthwise {@code [kH, kW, in, m]}. */
     static INDArray oihwToDepthwise(INDArray oihw, long[] depthwiseShape) {
         long channels = oihw.size(0);

@@ -141,8 +141,18 @@ class GoldenCnnParityTest {
 
     @Test
     void referenceOutputsWithinOneOutputStepOfPyTorchWithSameArgmax() {
-        ComputationGraph ref = Quantizer.convertToReference(calibrated());
-        INDArray out = ref.outputSingle(Golden.tensor(golden.get("test_input")));
+        assertWithinOneStepOfPyTorch(Quantizer.convertToReference(calibrated()));
+    }
+
+    @Test
+    void int8OutputsWithinOneOutputStepOfPyTorchWithSameArgmax() {
+        ComputationGraph int8 = Quantizer.convert(calibrated());
+        assertEquals("QuantizedConvolution", int8.getLayer("conv2").conf().getLayer().getClass().getSimpleName());
+        assertWithinOneStepOfPyTorch(int8);
+    }
+
+    private static void assertWithinOneStepOfPyTorch(ComputationGraph quantized) {
+        INDArray out = quantized.outputSingle(Golden.tensor(golden.get("test_input")));
         INDArray expected = Golden.tensor(golden.get("output_reference_quantized"));
         double step = golden.get("activation_qparams_by_node").get("activation_post_process_6").get("scale")
                 .asDouble();

@@ -56,6 +56,17 @@ class GoldenConvParityTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void referenceConvolutionMatchesPyTorchIntegers(String name, JsonNode c) {
+        checkAgainstPyTorch(name, c, false);
+    }
+
+    /** The int8 kernel against PyTorch's reference integers: the same tolerance as the reference module. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void int8ConvolutionMatchesPyTorchIntegers(String name, JsonNode c) {
+        checkAgainstPyTorch(name, c, true);
+    }
+
+    private static void checkAgainstPyTorch(String name, JsonNode c, boolean lowered) {
         INDArray x = Golden.tensor(c.get("input"));
         ComputationGraph fp32 = singleConvolution(c, x.size(1));
         PreparedModel p = Quantizer.prepare(fp32, minMaxMapping(), BackendConfigs.getX86BackendConfig());
@@ -72,7 +83,11 @@ class GoldenConvParityTest {
         // the generator took the output qparams from the reference conv's own float output: use them as given
         QParams out = QParams.perTensor((float) c.get("output_scale").asDouble(), c.get("output_zero_point").asInt(),
                 QuantDType.QUINT8);
-        INDArray y = Quantizer.convertToReference(p, withOutputQParams(p, out)).outputSingle(x);
+        ComputationGraph q = lowered ? Quantizer.convert(p, withOutputQParams(p, out))
+                : Quantizer.convertToReference(p, withOutputQParams(p, out));
+        assertEquals(lowered ? "QuantizedConvolution" : "", lowered ? q.getLayer("conv").conf().getLayer().getClass()
+                .getSimpleName() : "", "the int8 layer runs");
+        INDArray y = q.outputSingle(x);
         int[] expected = ints(Golden.tensor(c.get("y_int_repr")));
         int[] got = intRepr(y, out);
         assertEquals(expected.length, got.length, "output size");

@@ -69,7 +69,8 @@ class DnnlInt8LinearTest {
         INDArray x = Nd4j.createFromArray(xs).reshape('c', m, k);
         INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, n}, 'c');
         DnnlInt8Linear linear =
-                new DnnlInt8Linear(w, k, n, ws, b, Activation.fromString(activation).getActivationFunction());
+                new DnnlInt8Linear(w, k, n, ws, b, Activation.fromString(activation).getActivationFunction(),
+                        false);
         double[] expected = exact(xs, m, k, n, w, ws, b, inScale, zp, activation, outScale, outZp);
 
         assertTrue(linear.forward(x, inScale, zp, outScale, outZp, y));
@@ -117,9 +118,9 @@ class DnnlInt8LinearTest {
 
     /**
      * The next layer reuses the u8 values behind the previous layer's output instead of quantizing it again: same
-     * result as quantizing a copy. Changing the array in place in between (which DL4J never does, and the Javadoc
-     * forbids) shows that the values really are reused; another array, other qparams or another call in between
-     * quantize the floats.
+     * result as quantizing a copy. Changing the array in place in between (which no int8 consumer does, and the
+     * converter lets only layers whose consumers are all int8 offer) shows that the values really are reused; a
+     * layer that does not offer, another array or other qparams quantize the floats.
      */
     @Test
     void theNextLayerTakesThePreviousLayersQuantizedOutput() {
@@ -129,9 +130,11 @@ class DnnlInt8LinearTest {
         byte[] w2 = randomBytes(r, N * 7);
         INDArray x = Nd4j.createFromArray(uniform(r, m * K, 1f)).reshape('c', m, K);
         DnnlInt8Linear first = new DnnlInt8Linear(w1, K, N, filled(N, 0.002f), null,
-                Activation.RELU.getActivationFunction());
+                Activation.RELU.getActivationFunction(), true);
+        DnnlInt8Linear silent = new DnnlInt8Linear(w1, K, N, filled(N, 0.002f), null,
+                Activation.RELU.getActivationFunction(), false);
         DnnlInt8Linear second = new DnnlInt8Linear(w2, N, 7, filled(7, 0.01f), null,
-                Activation.IDENTITY.getActivationFunction());
+                Activation.IDENTITY.getActivationFunction(), false);
         float hiddenScale = 0.05f;
         int hiddenZp = 3;
 
@@ -149,7 +152,13 @@ class DnnlInt8LinearTest {
         assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
         hidden.assign(0f);
         assertEquals(expected, output(second, hidden, hiddenScale, hiddenZp), "the u8 values were reused");
-        assertEquals(ofZeros, output(second, hidden, hiddenScale, hiddenZp), "taken once: now quantized again");
+        assertEquals(expected, output(second, hidden, hiddenScale, hiddenZp),
+                "the offer stands until its producer runs again (a residual input is taken twice)");
+
+        INDArray other = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
+        assertTrue(silent.forward(x, 0.01f, 0, hiddenScale, hiddenZp, other));
+        other.assign(0f);
+        assertEquals(ofZeros, output(second, other, hiddenScale, hiddenZp), "a layer that does not offer: quantized");
 
         assertTrue(first.forward(x, 0.01f, 0, hiddenScale, hiddenZp, hidden));
         hidden.assign(0f);
@@ -181,7 +190,7 @@ class DnnlInt8LinearTest {
         assertTrue(dynamicPlan.usesConvolution(), "qparams that change per call are read at run time");
         assertFalse(new DnnlLinearPlan(params, m, true, false, false).usesConvolution(), "matmuls only");
 
-        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, b, Activation.RELU.getActivationFunction());
+        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, b, Activation.RELU.getActivationFunction(), false);
         for (float[] q : new float[][] {{0.02f, 3, 0.4f, 1}, {0.016f, 40, 0.25f, 7}, {0.02f, 3, 0.4f, 1}}) {
             INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
             assertTrue(linear.forward(x, q[0], (int) q[1], q[2], (int) q[3], y));
@@ -200,7 +209,7 @@ class DnnlInt8LinearTest {
         xs[3] = Float.POSITIVE_INFINITY;
         xs[K + 8] = -1e30f;   // with -inf too, the sum-based NaN check reports NaN: see reportsNan...
         INDArray y = Nd4j.create(DataType.FLOAT, new long[] {m, N}, 'c');
-        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, null, new ActivationIdentity());
+        DnnlInt8Linear linear = new DnnlInt8Linear(w, K, N, ws, null, new ActivationIdentity(), false);
 
         assertTrue(linear.forward(Nd4j.createFromArray(xs).reshape('c', m, K), 0.01f, 2, 0f, 0, y));
 
@@ -286,7 +295,8 @@ class DnnlInt8LinearTest {
         assertThrows(IllegalArgumentException.class,
                 () -> linear.forward(Nd4j.rand(DataType.FLOAT, 2, K).dup('f'), 0.1f, 0, 0f, 0, y));
         assertThrows(IllegalArgumentException.class,
-                () -> new DnnlInt8Linear(new byte[K * N - 1], K, N, filled(N, 0.01f), null, new ActivationIdentity()));
+                () -> new DnnlInt8Linear(new byte[K * N - 1], K, N, filled(N, 0.01f), null, new ActivationIdentity(),
+                        false));
     }
 
     private static double[] exact(float[] xs, int m, int k, int n, byte[] w, float[] ws, float[] b, float inScale,
@@ -341,7 +351,7 @@ class DnnlInt8LinearTest {
     }
 
     private static DnnlInt8Linear identityLayer() {
-        return new DnnlInt8Linear(new byte[K * N], K, N, filled(N, 0.01f), null, new ActivationIdentity());
+        return new DnnlInt8Linear(new byte[K * N], K, N, filled(N, 0.01f), null, new ActivationIdentity(), false);
     }
 
     private static byte[] randomBytes(Random r, int n) {

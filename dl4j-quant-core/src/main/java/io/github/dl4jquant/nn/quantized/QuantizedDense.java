@@ -47,13 +47,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * VNNI oneDNN's u8*s8 kernel is exact only for activations up to 128: 7-bit activations ({@code reduce_range}, the x86
  * config) run in one product; values above 128 cost an exact correction, or a second product when they are many.
  */
-public class QuantizedDense extends QuantizedDenseBase {
+public class QuantizedDense extends QuantizedDenseBase implements Int8Handover {
     /** Longest input whose int32 accumulators cannot overflow: floor((2^31 - 1) / (255 * 128)). */
     public static final long MAX_N_IN = Integer.MAX_VALUE / (255L * 128);
 
     private byte[] weightInt8;
     private float[] weightScales;
     private float[] bias;
+    private boolean handsOverOutput;
 
     /** For Jackson. */
     public QuantizedDense() {
@@ -236,6 +237,16 @@ public class QuantizedDense extends QuantizedDenseBase {
     }
 
     @Override
+    public boolean isHandsOverOutput() {
+        return handsOverOutput;
+    }
+
+    @Override
+    public void setHandsOverOutput(boolean handsOverOutput) {
+        this.handsOverOutput = handsOverOutput;
+    }
+
+    @Override
     public QuantizedDense clone() {
         QuantizedDense c = (QuantizedDense) super.clone();
         c.weightInt8 = getWeightInt8();
@@ -254,20 +265,21 @@ public class QuantizedDense extends QuantizedDenseBase {
         }
         QuantizedDense q = (QuantizedDense) o;
         return Arrays.equals(weightInt8, q.weightInt8) && Arrays.equals(weightScales, q.weightScales)
-                && Arrays.equals(bias, q.bias);
+                && Arrays.equals(bias, q.bias) && handsOverOutput == q.handsOverOutput;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(super.hashCode(), Arrays.hashCode(weightInt8), Arrays.hashCode(weightScales),
-                Arrays.hashCode(bias));
+                Arrays.hashCode(bias), handsOverOutput);
     }
 
     @Override
     public String toString() {
         return "QuantizedDense(name=" + getLayerName() + ", nIn=" + nIn + ", nOut=" + nOut + ", activation="
                 + getActivationFn() + ", bias=" + (bias != null) + ", dynamic=" + isDynamic() + ", reduceRange="
-                + isReduceRange() + ", input=" + getInputQParamsConfig() + ", output=" + getOutputQParamsConfig() + ")";
+                + isReduceRange() + ", input=" + getInputQParamsConfig() + ", output=" + getOutputQParamsConfig()
+                + ", handsOverOutput=" + handsOverOutput + ")";
     }
 
     /** Fluent builder; {@link #fromReference} is the usual way in. */

@@ -311,7 +311,8 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
             this.output = c.getOutputQParams();
             this.fusedEnabled = fusedEnabled;
             this.fused = fusedEnabled && canFuse(c)
-                    ? new DnnlInt8Linear(c.getWeightInt8(), k, n, weightScales, bias, c.getActivationFn()) : null;
+                    ? new DnnlInt8Linear(c.getWeightInt8(), k, n, weightScales, bias, c.getActivationFn(),
+                    c.isHandsOverOutput()) : null;
         }
 
         General general() {
