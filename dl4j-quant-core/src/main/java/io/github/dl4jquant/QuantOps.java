@@ -198,8 +198,7 @@ public final class QuantOps {
     }
 
     private static INDArray contiguous(INDArray x) {
-        boolean dense = !x.isView() && x.ordering() == 'c' && x.offset() == 0 && x.data().length() == x.length();
-        return dense ? x : x.dup('c');
+        return DenseArrays.denseC(x);
     }
 
     private static void checkDtype(QuantDType dtype) {

@@ -7,6 +7,7 @@ import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -192,8 +193,9 @@ public final class DnnlInt8Convolution {
     }
 
     private static void check(INDArray a, String what, long[] shape) {
-        if (a.dataType() != DataType.FLOAT || a.ordering() != 'c' || a.offset() != 0 || a.elementWiseStride() != 1
-                || (shape != null && !Arrays.equals(a.shape(), shape))) {
+        boolean denseC = a.offset() == 0 && a.data().length() == a.length()
+                && Arrays.equals(a.stride(), Nd4j.getStrides(a.shape(), 'c'));
+        if (a.dataType() != DataType.FLOAT || !denseC || (shape != null && !Arrays.equals(a.shape(), shape))) {
             throw new IllegalArgumentException("DnnlInt8Convolution: " + what + " must be a contiguous 'c'-order "
                     + "FLOAT array at offset 0" + (shape == null ? "" : " of shape " + Arrays.toString(shape))
                     + "; got " + a.shapeInfoToString().replace('\n', ' '));

@@ -1,5 +1,7 @@
 package io.github.dl4jquant.nn;
 
+import io.github.dl4jquant.DenseArrays;
+
 import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -30,7 +32,7 @@ public final class DenseLayerSupport {
                     + " the preceding layer");
         }
         INDArray x = input.dataType() == DataType.FLOAT ? input : input.castTo(DataType.FLOAT);
-        return x.ordering() == 'c' && !x.isView() && x.offset() == 0 && x.elementWiseStride() == 1 ? x : x.dup('c');
+        return DenseArrays.denseC(x);
     }
 
     /** Copies the values of a contiguous FLOAT array into {@code reuse} (grown when too small) and returns it. */

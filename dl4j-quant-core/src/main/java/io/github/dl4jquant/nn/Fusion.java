@@ -142,10 +142,12 @@ public final class Fusion {
 
     /**
      * How many consecutive elements of the 'c'-order weight share one output channel (conv: in * kH * kW), or, for
-     * layers whose output channel is the last axis (dense [in, out], depthwise [kH, kW, in, mult]), 0.
+     * layers whose output channel varies fastest (dense [in, out], depthwise [kH, kW, in, mult], and
+     * Convolution1DLayer, whose forward pass reads its [out, in, k, 1] memory as [k, in, out]), 0.
      */
     private static int innerStride(Layer layer, INDArray w) {
-        if (layer instanceof DenseLayer || layer instanceof DepthwiseConvolution2D) {
+        if (layer instanceof DenseLayer || layer instanceof DepthwiseConvolution2D
+                || layer instanceof Convolution1DLayer) {
             return 0;
         }
         return (int) (w.length() / w.size(0));

@@ -3,6 +3,7 @@ package io.github.dl4jquant.nn;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.Layer;
@@ -12,8 +13,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Where a DL4J layer's weight keeps its output channels, and the layout weight observers see. Dense weights are
  * observed as DL4J stores them, {@code [nIn, nOut]}, output channels on axis 1. Convolution weights are observed in
  * PyTorch's layout {@code [out, in / groups, kH, kW]}, output channels on axis 0: DL4J's ConvolutionLayer and
- * Convolution1DLayer already store them so; DepthwiseConvolution2D's {@code [kH, kW, in, multiplier]} is permuted to
- * {@code [in * multiplier, 1, kH, kW]} (output channel {@code c * multiplier + m}, as in PyTorch's grouped conv).
+ * DepthwiseConvolution2D's {@code [kH, kW, in, multiplier]} is permuted to {@code [in * multiplier, 1, kH, kW]}
+ * (output channel {@code c * multiplier + m}, as in PyTorch's grouped conv). Convolution1DLayer stores
+ * {@code [out, in, k, 1]} but its forward pass ({@code Convolution1DUtils.reshapeWeightArrayOrGradientForFormat})
+ * reads that memory as {@code [k, in, out]} without permuting it, so the kernel it computes with is
+ * {@code [out, in, k, 1]} taken from the stored values as {@code w[t][i][o] = flat[(t * in + i) * out + o]}.
  *
  * <pre>{@code
  * INDArray w = WeightLayouts.observedWeight(depthwiseConf, graph.getLayer("dw").getParam("W"));   // [C*m, 1, kH, kW]
@@ -34,6 +38,12 @@ public final class WeightLayouts {
         if (layer instanceof DepthwiseConvolution2D) {
             return depthwiseToOihw(w);
         }
+        if (layer instanceof Convolution1DLayer) {
+            long out = w.size(0);
+            long in = w.size(1);
+            long k = w.size(2);
+            return w.dup('c').reshape('c', k, in, out).permute(2, 1, 0).dup('c').reshape('c', out, in, k, 1);
+        }
         return w;
     }
 
@@ -50,8 +60,7 @@ public final class WeightLayouts {
      * what a reference quantized module multiplies with.
      */
     public static INDArray fakeQuantizedWeight(Layer layer, INDArray w, QParams q) {
-        INDArray fq = QuantOps.fakeQuantize(observedWeight(layer, w), q);
-        return layer instanceof DepthwiseConvolution2D ? oihwToDepthwise(fq, w.shape()) : fq.reshape('c', w.shape());
+        return fromObservedWeight(layer, QuantOps.fakeQuantize(observedWeight(layer, w), q)).reshape('c', w.shape());
     }
 
     /** {@link #observedWeight}'s layout back to the layer's own ({@code w}: OIHW for convolutions). */
@@ -59,6 +68,12 @@ public final class WeightLayouts {
         if (layer instanceof DepthwiseConvolution2D d) {
             long multiplier = d.getDepthMultiplier();
             return oihwToDepthwise(w, new long[] {w.size(2), w.size(3), w.size(0) / multiplier, multiplier});
+        }
+        if (layer instanceof Convolution1DLayer) {
+            long out = w.size(0);
+            long in = w.size(1);
+            long k = w.size(2);
+            return w.reshape('c', out, in, k).permute(2, 1, 0).dup('c').reshape('c', out, in, k, 1);
         }
         return w;
     }

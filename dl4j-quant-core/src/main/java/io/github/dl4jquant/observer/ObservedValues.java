@@ -1,5 +1,7 @@
 package io.github.dl4jquant.observer;
 
+import io.github.dl4jquant.DenseArrays;
+
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -30,7 +32,7 @@ final class ObservedValues {
             throw new IllegalArgumentException(who + ": observed arrays must be floating point; got " + x.dataType());
         }
         INDArray f = x.castTo(DataType.FLOAT);
-        boolean dense = !f.isView() && f.ordering() == 'c' && f.offset() == 0 && f.data().length() == f.length();
+        boolean dense = DenseArrays.isDenseC(f);
         return (dense ? f : f.dup('c')).data().asFloat();
     }
 

@@ -14,6 +14,8 @@ import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution2D;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
 import org.slf4j.Logger;
@@ -75,7 +77,8 @@ public final class QConfigs {
         QConfig deconv = new QConfig(global.activation(), perTensorWeight());
         QConfigMapping m = new QConfigMapping().setGlobal(global);
         for (Class<?> c : List.of(ConvolutionLayer.class, Convolution2D.class, Convolution1DLayer.class,
-                Convolution1D.class, Convolution3D.class)) {
+                Convolution1D.class, Convolution3D.class, DepthwiseConvolution2D.class,
+                SeparableConvolution2D.class)) {
             m.setObjectType(c, conv);
         }
         m.setObjectType(Deconvolution2D.class, deconv);

@@ -1,5 +1,6 @@
 package io.github.dl4jquant.nn.quantized;
 
+import io.github.dl4jquant.DenseArrays;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.kernel.DnnlInt8Convolution;
 import io.github.dl4jquant.kernel.Int8Gemms;
@@ -82,7 +83,7 @@ public class QuantizedConvolutionLayer extends AbstractLayer<QuantizedConvolutio
 
     private static INDArray contiguousFloat(INDArray in) {
         INDArray x = in.dataType() == DataType.FLOAT ? in : in.castTo(DataType.FLOAT);
-        return x.ordering() == 'c' && x.offset() == 0 && x.elementWiseStride() == 1 ? x : x.dup('c');
+        return DenseArrays.denseC(x);
     }
 
     /** {@code [n, c, l]} as {@code [n, c, l, 1]}, or NWC {@code [n, l, c]} as {@code [n, l, 1, c]}. */
