@@ -109,6 +109,12 @@ public final class Converter {
                         + " and no pattern handler is registered for " + m.patternDescription());
                 return;
             }
+            Replacement int8 = lowered && out != null ? PatternHandlers.int8ShareQParamsOp(m, graph, out) : null;
+            if (int8 != null) {
+                replacements.put(root, int8);
+                markModule(root, int8.describe());
+                return;
+            }
             if (out != null && !keepsInputGrid(m)) {
                 qdqAfter.put(m.outputVertex(), out);
                 markModule(root, "QuantDequantLayer after '" + graph.displayName(m.outputVertex()) + "'");

@@ -1,7 +1,9 @@
 package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
+import io.github.dl4jquant.nn.quantized.QuantizedPooling;
 import io.github.dl4jquant.nn.reference.ReferenceQuantization;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
@@ -19,6 +21,8 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -91,6 +95,19 @@ public final class PatternHandlers {
                     + "Put it right after a DenseLayer with identity activation to have it folded into that layer";
         }
         return null;
+    }
+
+    /**
+     * The int8 layer for a matched share-qparams op when lowering (pooling: {@link QuantizedPooling}), or null when it
+     * has none and stays DL4J's float layer (exact: its output keeps its input's grid, or is quantized after it).
+     */
+    static Replacement int8ShareQParamsOp(PatternMatch m, GraphModel graph, QParams qparams) {
+        Layer root = graph.layerConf(m.rootVertex());
+        boolean pooling = root instanceof SubsamplingLayer || root instanceof GlobalPoolingLayer;
+        if (!pooling || m.vertices().size() != 1 || QuantizedPooling.unsupportedReason(root, qparams) != null) {
+            return null;
+        }
+        return Replacement.of(QuantizedPooling.of(root, qparams), Map.of());
     }
 
     private static Replacement convertConvolution(PatternContext ctx) {
