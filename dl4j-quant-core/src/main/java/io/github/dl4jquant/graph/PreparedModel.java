@@ -472,6 +472,25 @@ public final class PreparedModel {
         return tensor == null ? 0 : ranks.getOrDefault(tensor, 0);
     }
 
+    /**
+     * The float weight the weight observer of the pattern rooted at {@code rootVertex} saw: with a batch norm folded
+     * in when one was fused, in the layout of {@link WeightLayouts#observedWeight} (dense {@code [nIn, nOut]},
+     * convolutions {@code [out, in / groups, kH, kW]}); null when the vertex roots no planned pattern with a weight.
+     * It is what the int8 weight approximates.
+     *
+     * <pre>{@code
+     * INDArray folded = prepared.observedWeight("conv2");   // conv2's weight with bn2 folded in, OIHW
+     * }</pre>
+     */
+    public INDArray observedWeight(String rootVertex) {
+        PlannedPattern p = plansByRoot.get(rootVertex);
+        if (p == null || p.weightQParams() == null) {
+            return null;
+        }
+        Layer layer = p.match().fusedLayer() != null ? p.match().fusedLayer() : graph.layerConf(rootVertex);
+        return WeightLayouts.observedWeight(layer, weightOf(graph, p.match()));
+    }
+
     /** QParams of a tensor's observer, or null when it is not observed or has seen no data yet. */
     QParams qparamsOf(String tensor) {
         Observer o = tensor == null ? null : observersByTensor.get(tensor);
