@@ -96,7 +96,8 @@ public final class PreparedModel {
             if (m == null) {
                 entries.put(vertex, base(graph, vertex, null).keptFp32(SkipReason.NO_PATTERN,
                         "no BackendPatternConfig of '" + backendConfig.getName() + "' matches "
-                                + graph.typeDescription(vertex)));
+                                + graph.typeDescription(vertex)
+                                + NoPatternHints.hintFor(graph.matchableConf(vertex))));
             } else if (vertex.equals(m.rootVertex())) {
                 planMatch(graph, mapping, m, indexOfType, plans, observers, entries);
             }
