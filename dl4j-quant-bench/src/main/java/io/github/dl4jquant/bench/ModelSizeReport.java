@@ -2,6 +2,7 @@ package io.github.dl4jquant.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dl4jquant.Quantizer;
+import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
 import java.io.File;
 import java.io.IOException;
@@ -29,9 +30,9 @@ public final class ModelSizeReport {
 
     public static void main(String[] args) throws IOException {
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (String name : new String[] {"dense784x512", "dense4096", "mlp"}) {
+        for (String name : BenchModels.MODELS) {
             ComputationGraph fp32 = BenchModels.fp32(name);
-            ComputationGraph int8 = BenchModels.variant(fp32, "int8", BenchModels.inputSize(name));
+            ComputationGraph int8 = BenchModels.variant(fp32, "int8", BenchModels.inputShape(name));
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("model", name);
             row.put("fp32_file", savedSize(fp32));
@@ -53,7 +54,10 @@ public final class ModelSizeReport {
         }
     }
 
-    /** Float params at 4 bytes each, plus int8 weights, scales and biases held in QuantizedDense configurations. */
+    /**
+     * Float params at 4 bytes each, plus int8 weights, scales and biases held in QuantizedDense and
+     * QuantizedConvolution configurations.
+     */
     static long weightBytes(ComputationGraph g) {
         long bytes = g.numParams() * 4;
         for (GraphVertex v : g.getVertices()) {
@@ -65,6 +69,10 @@ public final class ModelSizeReport {
                 QuantizedDense q = (QuantizedDense) conf;
                 bytes += q.getWeightInt8().length + 4L * q.getWeightScales().length
                         + (q.hasBias() ? 4L * q.getBias().length : 0);
+            } else if (conf instanceof QuantizedConvolution) {
+                QuantizedConvolution q = (QuantizedConvolution) conf;
+                bytes += q.getWeightInt8().length + 4L * q.weightScales().length
+                        + (q.getBias() != null ? 4L * q.getBias().length : 0);
             }
         }
         return bytes;

@@ -49,6 +49,8 @@ public final class Converter {
     private final boolean lowered;
     private final Map<String, Replacement> replacements = new LinkedHashMap<>();
     private final Map<String, QParams> qdqAfter = new LinkedHashMap<>();
+    /** Inputs (vertex, input index) of multi-input quantized ops that must be quantized first: not on a grid. */
+    private final Map<String, Map<Integer, QParams>> qdqBefore = new LinkedHashMap<>();
     private final Map<String, ReportEntry> entries = new LinkedHashMap<>();
 
     private Converter(PreparedModel prepared, ConvertCustomConfig custom, boolean lowered) {
@@ -72,6 +74,7 @@ public final class Converter {
         for (PlannedPattern plan : prepared.plans().values()) {
             convertPattern(plan);
         }
+        quantizeOffGridInputs();
         markHandovers();
         ComputationGraph model = rewrite();
         QuantizationReport report = before.withEntries(new ArrayList<>(entries.values()));
@@ -107,6 +110,12 @@ public final class Converter {
                 skip(m, SkipReason.UNSUPPORTED_LAYER, "no reference quantized module is configured for root module "
                         + graph.layerConf(root).getClass().getSimpleName()
                         + " and no pattern handler is registered for " + m.patternDescription());
+                return;
+            }
+            Replacement int8 = lowered && out != null ? PatternHandlers.int8NoModuleOp(m, graph, out) : null;
+            if (int8 != null) {
+                replacements.put(root, int8);
+                markModule(root, int8.describe());
                 return;
             }
             if (out != null && !keepsInputGrid(m)) {
@@ -200,6 +209,11 @@ public final class Converter {
                 continue;
             }
             String[] inputs = graph.inputsOf(v).stream().map(in -> rename(renamed, in)).toArray(String[]::new);
+            for (Map.Entry<Integer, QParams> q : qdqBefore.getOrDefault(v, Map.of()).entrySet()) {
+                String name = uniqueName(v + "_in" + q.getKey() + "_qdq");
+                b.addLayer(name, new QuantDequantLayer.Builder().qparams(q.getValue()).build(), inputs[q.getKey()]);
+                inputs[q.getKey()] = name;
+            }
             addVertex(b, v, inputs);
             QParams qdq = qdqAfter.get(v);
             if (qdq != null) {
@@ -216,15 +230,56 @@ public final class Converter {
     }
 
     /**
-     * Lets an int8 layer hand its u8 output over only where every consumer is an int8 layer that takes it (see
-     * {@link Int8Handover}): then nothing can change the offered float array in place, as DL4J's in-place
-     * ActivationLayer would.
+     * PyTorch quantizes every input of a quantized add or concatenation. Inputs that come from quantized ops are
+     * already their dequantized values; an input from an fp32 vertex or a network input gets a quantize-dequantize
+     * step with the input's observed qparams first.
+     */
+    private void quantizeOffGridInputs() {
+        for (PlannedPattern plan : prepared.plans().values()) {
+            String root = plan.match().rootVertex();
+            Object conf = graph.matchableConf(root);
+            boolean multiInputOp = conf instanceof org.deeplearning4j.nn.conf.graph.ElementWiseVertex
+                    || conf instanceof org.deeplearning4j.nn.conf.graph.MergeVertex;
+            if (!multiInputOp || entries.get(root).status() == ReportEntry.Status.KEPT_FP32) {
+                continue;
+            }
+            List<String> inputs = graph.inputsOf(root);
+            for (int i = 0; i < inputs.size(); i++) {
+                QParams q = prepared.qparamsOf(inputs.get(i));
+                if (q != null && !onGrid(inputs.get(i))) {
+                    qdqBefore.computeIfAbsent(root, k -> new LinkedHashMap<>()).put(i, q);
+                }
+            }
+        }
+    }
+
+    /** True when {@code tensor} is the output of a converted quantized op, i.e. already on its observer's grid. */
+    private boolean onGrid(String tensor) {
+        for (PlannedPattern p : prepared.plans().values()) {
+            PatternMatch m = p.match();
+            if (!tensor.equals(p.outputTensor()) || entries.get(m.rootVertex()).status()
+                    == ReportEntry.Status.KEPT_FP32) {
+                continue;
+            }
+            if (replacements.containsKey(m.rootVertex()) || qdqAfter.containsKey(m.outputVertex())) {
+                return true;
+            }
+            return keepsInputGrid(m) && onGrid(graph.inputsOf(m.rootVertex()).get(0));
+        }
+        return false;
+    }
+
+    /**
+     * Lets an int8 layer hand its u8 output over only where every consumer is an int8 layer or vertex of this library
+     * (see {@link Int8Handover}), which never changes its input: then nothing can change the offered float array in
+     * place, as DL4J's in-place ActivationLayer would.
      */
     private void markHandovers() {
         for (PlannedPattern plan : prepared.plans().values()) {
             Replacement r = replacements.get(plan.match().rootVertex());
-            if (r != null && r.layer() instanceof Int8Handover h) {
-                String out = plan.match().isFused() ? plan.match().outputVertex() : plan.match().rootVertex();
+            if (r != null && r.configuration() instanceof Int8Handover h) {
+                boolean coversPattern = plan.match().isFused() || r.vertex() != null;
+                String out = coversPattern ? plan.match().outputVertex() : plan.match().rootVertex();
                 List<String> consumers = graph.consumersOf(out);
                 h.setHandsOverOutput(!graph.isNetworkOutput(out) && !qdqAfter.containsKey(out)
                         && !consumers.isEmpty() && consumers.stream().allMatch(this::takesInt8Input));
@@ -234,15 +289,18 @@ public final class Converter {
 
     private boolean takesInt8Input(String vertex) {
         Replacement r = replacements.get(vertex);
-        return r != null && r.layer() instanceof Int8Handover && graph.vertexConf(vertex) instanceof LayerVertex lv
-                && lv.getPreProcessor() == null;
+        if (r == null || !(r.configuration() instanceof Int8Handover)) {
+            return false;
+        }
+        return !(graph.vertexConf(vertex) instanceof LayerVertex lv) || lv.getPreProcessor() == null;
     }
 
-    /** Non-root members of a fused match vanish: the root's replacement computes them. */
+    /** Non-root members of a fused match vanish: the root's replacement computes them (so does a vertex's). */
     private PatternMatch fusedMemberOf(String vertex) {
         for (PlannedPattern p : prepared.plans().values()) {
             PatternMatch m = p.match();
-            if (m.isFused() && replacements.containsKey(m.rootVertex()) && m.vertices().contains(vertex)
+            Replacement r = replacements.get(m.rootVertex());
+            if (r != null && (m.isFused() || r.vertex() != null) && m.vertices().contains(vertex)
                     && !m.rootVertex().equals(vertex)) {
                 return m;
             }
@@ -268,12 +326,16 @@ public final class Converter {
 
     private void addVertex(ComputationGraphConfiguration.GraphBuilder b, String v, String[] inputs) {
         GraphVertex conf = graph.vertexConf(v);
+        Replacement r = replacements.get(v);
+        if (r != null && r.vertex() != null) {
+            b.addVertex(v, r.vertex(), inputs);
+            return;
+        }
         if (!(conf instanceof LayerVertex)) {
             b.addVertex(v, conf.clone(), inputs);
             return;
         }
         InputPreProcessor pre = ((LayerVertex) conf).getPreProcessor();
-        Replacement r = replacements.get(v);
         org.deeplearning4j.nn.conf.layers.Layer layer = r != null ? r.layer() : graph.layerConf(v).clone();
         b.addLayer(v, layer, pre == null ? null : pre.clone(), inputs);
     }

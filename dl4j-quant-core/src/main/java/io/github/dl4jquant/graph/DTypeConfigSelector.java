@@ -45,6 +45,11 @@ public final class DTypeConfigSelector {
         }
         Observer act = qconfig.activation().create();
         Observer weight = qconfig.weight() == null ? null : qconfig.weight().create();
+        if (act.isDynamic() && dtypeConfigs.stream().noneMatch(DTypeConfig::isDynamic)) {
+            return new Selection(null, SkipReason.DTYPE_MISMATCH, "the backend quantizes this pattern statically "
+                    + "only: it has no dynamic DTypeConfig (as in PyTorch, which has no dynamic convolution, pooling "
+                    + "or add); quantize it statically instead (prepare, calibrate, convert)");
+        }
         List<String> rejections = new ArrayList<>();
         boolean anyConstraintProblem = false;
         for (int i = 0; i < dtypeConfigs.size(); i++) {

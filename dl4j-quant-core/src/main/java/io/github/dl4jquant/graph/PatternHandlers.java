@@ -1,7 +1,10 @@
 package io.github.dl4jquant.graph;
 
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import io.github.dl4jquant.QParams;
+import io.github.dl4jquant.nn.quantized.QuantizedAdd;
 import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
+import io.github.dl4jquant.nn.quantized.QuantizedPooling;
 import io.github.dl4jquant.nn.reference.ReferenceQuantization;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
@@ -12,6 +15,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.RNNFormat;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
@@ -19,6 +25,8 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -91,6 +99,53 @@ public final class PatternHandlers {
                     + "Put it right after a DenseLayer with identity activation to have it folded into that layer";
         }
         return null;
+    }
+
+    /**
+     * The int8 layer or vertex for a matched op without a module of its own when lowering: pooling
+     * ({@link QuantizedPooling}), an add with or without the ReLU after it ({@link QuantizedAdd}); or null when it has
+     * none and stays DL4J's float op (exact: its output keeps its input's grid, or is quantized after it).
+     */
+    static Replacement int8NoModuleOp(PatternMatch m, GraphModel graph, QParams output) {
+        Object root = graph.matchableConf(m.rootVertex());
+        if ((root instanceof SubsamplingLayer || root instanceof GlobalPoolingLayer) && m.vertices().size() == 1
+                && QuantizedPooling.unsupportedReason((Layer) root, output) == null) {
+            return Replacement.of(QuantizedPooling.of((Layer) root, output), Map.of());
+        }
+        if (root instanceof ElementWiseVertex e && e.getOp() == ElementWiseVertex.Op.Add
+                && QuantizedAdd.unsupportedReason(output) == null) {
+            boolean relu = m.vertices().size() == 2;
+            return Replacement.ofVertex(new QuantizedAdd(output, relu, channelsLast(graph, m.rootVertex())));
+        }
+        return null;
+    }
+
+    /**
+     * Whether the activations reaching {@code vertex} are channels last (NHWC/NWC): the data format of the nearest
+     * layer upstream that has one; NCHW when none does.
+     */
+    static boolean channelsLast(GraphModel graph, String vertex) {
+        java.util.Deque<String> todo = new java.util.ArrayDeque<>(graph.inputsOf(vertex));
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        while (!todo.isEmpty()) {
+            String t = todo.poll();
+            if (!seen.add(t) || graph.isNetworkInput(t)) {
+                continue;
+            }
+            Layer l = graph.layerConf(t);
+            if (l instanceof ConvolutionLayer c) {
+                return c instanceof Convolution1DLayer c1 ? c1.getRnnDataFormat() == RNNFormat.NWC
+                        : c.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+            }
+            if (l instanceof SubsamplingLayer s) {
+                return s.getCnn2dDataFormat() == CNN2DFormat.NHWC;
+            }
+            if (l instanceof BatchNormalization b) {
+                return b.getCnn2DFormat() == CNN2DFormat.NHWC;
+            }
+            todo.addAll(graph.inputsOf(t));
+        }
+        return false;
     }
 
     private static Replacement convertConvolution(PatternContext ctx) {

@@ -96,7 +96,8 @@ public final class PreparedModel {
             if (m == null) {
                 entries.put(vertex, base(graph, vertex, null).keptFp32(SkipReason.NO_PATTERN,
                         "no BackendPatternConfig of '" + backendConfig.getName() + "' matches "
-                                + graph.typeDescription(vertex)));
+                                + graph.typeDescription(vertex)
+                                + NoPatternHints.hintFor(graph.matchableConf(vertex))));
             } else if (vertex.equals(m.rootVertex())) {
                 planMatch(graph, mapping, m, indexOfType, plans, observers, entries);
             }
@@ -470,6 +471,25 @@ public final class PreparedModel {
     /** The rank of an observed tensor during calibration ([batch, features] is 2, NCHW is 4), or 0 if unknown. */
     int rankOf(String tensor) {
         return tensor == null ? 0 : ranks.getOrDefault(tensor, 0);
+    }
+
+    /**
+     * The float weight the weight observer of the pattern rooted at {@code rootVertex} saw: with a batch norm folded
+     * in when one was fused, in the layout of {@link WeightLayouts#observedWeight} (dense {@code [nIn, nOut]},
+     * convolutions {@code [out, in / groups, kH, kW]}); null when the vertex roots no planned pattern with a weight.
+     * It is what the int8 weight approximates.
+     *
+     * <pre>{@code
+     * INDArray folded = prepared.observedWeight("conv2");   // conv2's weight with bn2 folded in, OIHW
+     * }</pre>
+     */
+    public INDArray observedWeight(String rootVertex) {
+        PlannedPattern p = plansByRoot.get(rootVertex);
+        if (p == null || p.weightQParams() == null) {
+            return null;
+        }
+        Layer layer = p.match().fusedLayer() != null ? p.match().fusedLayer() : graph.layerConf(rootVertex);
+        return WeightLayouts.observedWeight(layer, weightOf(graph, p.match()));
     }
 
     /** QParams of a tensor's observer, or null when it is not observed or has seen no data yet. */

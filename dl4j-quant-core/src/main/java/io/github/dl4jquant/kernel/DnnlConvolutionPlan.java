@@ -29,16 +29,18 @@ import org.bytedeco.javacpp.Pointer;
  *
  * <p>Per call: u8 input (quantized, or handed over by the previous int8 layer) -> convolution -> u8 NHWC output ->
  * float output. The convolution computes {@code post_ops(s_in * s_w[j] * (acc + bias_acc[j]))} with post-ops the
- * activation and {@code x / s_out + zp_out}, then converts to u8 with rounding half to even and saturation. The input
- * zero point is folded into {@code bias_acc} when no padding can reach the window (so every window sees it once per
- * weight); with padding it is oneDNN's source zero point, which treats padding as the zero point, i.e. as the float
- * value 0 that DL4J pads with.
+ * activation and {@code x / s_out + zp_out}, then converts to u8 with rounding half to even and saturation. The
+ * input zero point is always folded into {@code bias_acc} ({@code - zp * sum(w)}), which is exact when every window
+ * holds a full set of inputs: a convolution that pads and has a non-zero input zero point therefore reads a padded
+ * copy of its input whose border holds the zero point (the float 0 DL4J pads with), written once; each call copies
+ * the u8 input into its interior. (oneDNN 2.5's own source zero points compute wrong borders for depthwise
+ * convolutions on AVX-512 VNNI, by up to 2 output steps in the tests here.)
  *
  * <p>Exactness on CPUs without VNNI ({@link Dnnl#saturatesPairs()}): their u8*s8 kernels add pairs of products in
  * saturating int16, exact while activations stay within 0..128. PyTorch's x86 qconfig keeps calibrated activations
  * within 0..127; data beyond the calibrated range can exceed it. A native max over the quantized input finds such
- * batches, which then run as two convolutions on {@code lo = min(x, 127)} and {@code hi = x - lo} (each within 0..128,
- * zero points split the same way), summed before the activation and the requantization. Not thread safe.
+ * batches, which then run as two convolutions on {@code lo = min(x, 127)} and {@code hi = x - lo} (each within 0..128),
+ * summed before the activation and the requantization. Not thread safe.
  *
  * <pre>{@code
  * DnnlConvolutionPlan p = new DnnlConvolutionPlan(weights, eltwise, io, new long[] {32, 16, 28, 28}, false, pads);
@@ -57,15 +59,12 @@ final class DnnlConvolutionPlan {
     private final int[] pads;
     /** The dims the convolution reads: the input's, or its padded copy's. */
     private final long[] convolutionInDims;
-    private final DnnlQuantizeStep quantize;
-    /**
-     * The convolution's source: the quantize step's buffer or a handed-over one, set per call; or the padded copy,
-     * into whose interior both are written.
-     */
+    private final DnnlInt8Input input;
+    /** What the convolution reads: the input's u8 values, or the padded copy they are written into. */
     private final memory source;
-    private final memory handedInput;
-    private final primitive copyHanded;
-    private final IntMemoryMap copyHandedArgs;
+    /** Copies the u8 input into the padded copy's interior; null without explicit padding. */
+    private final primitive copyToInterior;
+    private final IntMemoryMap copyToInteriorArgs;
     private final convolution_forward.primitive_desc convolutionDesc;
     private final convolution_forward convolution;
     private final IntMemoryMap convolutionArgs;
@@ -102,23 +101,20 @@ final class DnnlConvolutionPlan {
             inDims[3] + pads[1] + pads[3]} : this.inDims;
         memory.desc u8In = DnnlTensors.quantized(inDims);
         memory.desc floatIn = DnnlTensors.floats(inDims, channelsLast);
+        input = new DnnlInt8Input(floatIn, u8In, io.inScale(), io.inZp());
         if (explicitPadding) {
             memory padded = Dnnl.owned(DnnlTensors.quantized(convolutionInDims));
             Pointer.memset(padded.get_data_handle(), io.inZp(), DnnlTensors.elements(convolutionInDims));
             memory interior = DnnlTensors.interior(padded, convolutionInDims, inDims, pads[0], pads[1]);
-            // quantized into a dense buffer, then copied: oneDNN 2.5's quantizing reorder from NHWC floats wrote
-            // wrong values into the strided interior (its plain copy is right)
-            quantize = new DnnlQuantizeStep(floatIn, Dnnl.owned(u8In), io.inScale(), io.inZp());
+            // the u8 input is copied in rather than quantized straight into the strided interior: oneDNN 2.5's
+            // quantizing reorder from NHWC floats wrote wrong values there (its plain copy is right)
             source = padded;
-            handedInput = Dnnl.unbound(u8In);
-            copyHanded = new reorder(handedInput, interior);
-            copyHandedArgs = args(DNNL_ARG_SRC, handedInput, DNNL_ARG_DST, interior);
+            copyToInterior = new reorder(input.values(), interior);
+            copyToInteriorArgs = args(DNNL_ARG_SRC, input.values(), DNNL_ARG_DST, interior);
         } else {
-            quantize = new DnnlQuantizeStep(floatIn, Dnnl.owned(u8In), io.inScale(), io.inZp());
-            source = Dnnl.unbound(u8In);
-            handedInput = null;
-            copyHanded = null;
-            copyHandedArgs = null;
+            source = input.values();
+            copyToInterior = null;
+            copyToInteriorArgs = null;
         }
 
         boolean quantizedOut = io.outScale() != 0f;
@@ -258,25 +254,11 @@ final class DnnlConvolutionPlan {
 
     /** Points the convolution at its u8 input: the handed-over values or the quantized floats (false: NaN). */
     private boolean input(stream s, Pointer x, Pointer handed, boolean nanFree) {
-        if (handed != null && copyHanded != null) {
-            handedInput.set_data_handle(handed);
-            copyHanded.execute(s, copyHandedArgs);
-            return true;
-        }
-        if (handed != null) {
-            source.set_data_handle(handed);
-            return true;
-        }
-        quantize.bind(x);
-        if (!quantize.run(s, nanFree)) {
+        if (!input.bind(s, x, handed, nanFree)) {
             return false;
         }
-        Pointer quantized = quantize.quantized().get_data_handle();
-        if (copyHanded != null) {
-            handedInput.set_data_handle(quantized);
-            copyHanded.execute(s, copyHandedArgs);
-        } else {
-            source.set_data_handle(quantized);
+        if (copyToInterior != null) {
+            copyToInterior.execute(s, copyToInteriorArgs);
         }
         return true;
     }

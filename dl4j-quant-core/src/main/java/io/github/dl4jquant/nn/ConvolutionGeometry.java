@@ -73,7 +73,7 @@ public record ConvolutionGeometry(ConvolutionSpec spec, ConvolutionMode mode, in
     }
 
     /** Same mode: the output is {@code ceil(in / stride)}; the padding it needs goes half before, the rest after. */
-    private static int[] samePads(int in, int kernel, int stride, int dilation) {
+    static int[] samePads(int in, int kernel, int stride, int dilation) {
         int out = (in + stride - 1) / stride;
         int effective = (kernel - 1) * dilation + 1;
         int total = Math.max(0, (out - 1) * stride + effective - in);

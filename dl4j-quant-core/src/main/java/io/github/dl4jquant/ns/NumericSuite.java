@@ -11,6 +11,8 @@ import io.github.dl4jquant.graph.PrepareCustomConfig;
 import io.github.dl4jquant.graph.PreparedModel;
 import io.github.dl4jquant.graph.QuantizationReport;
 import io.github.dl4jquant.graph.ReportEntry;
+import io.github.dl4jquant.nn.WeightLayouts;
+import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
 import io.github.dl4jquant.nn.reference.QuantDequantLayer;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
@@ -22,6 +24,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -70,7 +73,9 @@ public final class NumericSuite {
 
     /** Compares {@code quantizedModel}, made from {@code prepared}, with the prepared model's fp32 copy. */
     public static NumericSuiteReport compare(PreparedModel prepared, ComputationGraph quantizedModel, INDArray data) {
-        return compare(prepared.graphModel().graph(), quantizedModel, prepared.report(), data);
+        requireData(data != null && data.size(0) > 0, "data");
+        return compare(prepared.graphModel().graph(), quantizedModel, prepared.report(), prepared::observedWeight,
+                List.<INDArray[]>of(new INDArray[] {data}).iterator());
     }
 
     /**
@@ -80,7 +85,17 @@ public final class NumericSuite {
     public static NumericSuiteReport compare(ComputationGraph fp32Model, ComputationGraph quantizedModel,
                                              QuantizationReport report, INDArray data) {
         requireData(data != null && data.size(0) > 0, "data");
-        return compare(fp32Model, quantizedModel, report, List.<INDArray[]>of(new INDArray[] {data}).iterator());
+        return compare(fp32Model, quantizedModel, report, unfusedWeights(fp32Model),
+                List.<INDArray[]>of(new INDArray[] {data}).iterator());
+    }
+
+    /** Without the prepared model, the fp32 layers' own weights (no batch norm folded in). */
+    private static Function<String, INDArray> unfusedWeights(ComputationGraph fp32) {
+        return root -> {
+            Layer l = fp32.getLayer(root);
+            INDArray w = l == null ? null : l.paramTable().get("W");
+            return w == null ? null : WeightLayouts.observedWeight(l.conf().getLayer(), w);
+        };
     }
 
     /** Compares on every batch of {@code data} (reset first when the iterator supports it). */
@@ -101,11 +116,12 @@ public final class NumericSuite {
                 return new INDArray[] {ds.getFeatures()};
             }
         };
-        return compare(fp32Model, quantizedModel, report, batches);
+        return compare(fp32Model, quantizedModel, report, unfusedWeights(fp32Model), batches);
     }
 
     private static NumericSuiteReport compare(ComputationGraph fp32, ComputationGraph quantized,
-                                              QuantizationReport report, Iterator<INDArray[]> batches) {
+                                              QuantizationReport report, Function<String, INDArray> floatWeights,
+                                              Iterator<INDArray[]> batches) {
         long start = System.nanoTime();
         GraphAlignment alignment = GraphAlignment.of(fp32, quantized);
         if (alignment.groups().isEmpty()) {
@@ -127,7 +143,7 @@ public final class NumericSuite {
             examples += inputs[0].size(0);
         }
         requireData(examples > 0, "data");
-        List<VertexComparison> rows = rows(fp32, quantized, report, alignment, alone, propagated);
+        List<VertexComparison> rows = rows(quantized, report, floatWeights, alignment, alone, propagated);
         NumericSuiteReport result = new NumericSuiteReport(rows, examples, (System.nanoTime() - start) / 1e9);
         log.info("Numeric suite compared {} layer(s) on {} examples in {} s; worst: '{}' at {} dB", rows.size(),
                 examples, String.format(java.util.Locale.ROOT, "%.2f", result.seconds()),
@@ -152,8 +168,8 @@ public final class NumericSuite {
         }
     }
 
-    private static List<VertexComparison> rows(ComputationGraph fp32, ComputationGraph quantized,
-                                               QuantizationReport report, GraphAlignment alignment,
+    private static List<VertexComparison> rows(ComputationGraph quantized, QuantizationReport report,
+                                               Function<String, INDArray> floatWeights, GraphAlignment alignment,
                                                Map<String, ErrorAccumulator> alone,
                                                Map<String, ErrorAccumulator> propagated) {
         List<VertexComparison> rows = new ArrayList<>();
@@ -162,7 +178,8 @@ public final class NumericSuite {
             double scale = outputScale(entry, quantized, g);
             rows.add(new VertexComparison(g.root(), entry != null ? entry.displayName() : g.root(), g.fp32Vertices(),
                     g.fp32Tensor(), g.quantizedTensor(), moduleOf(quantized, g), scale,
-                    weightComparison(fp32, quantized, entry, g.root()), alone.get(g.root()).result(scale),
+                    weightComparison(floatWeights.apply(g.root()), quantized, entry, g.root()),
+                    alone.get(g.root()).result(scale),
                     propagated.get(g.root()).result(scale)));
         }
         return rows;
@@ -233,19 +250,22 @@ public final class NumericSuite {
     }
 
     /**
-     * The fp32 weight against the quantized model's own int8 weight when it stores one, else against the fp32 weight
+     * The float weight the layer's int8 weight approximates ({@code w}: in the observers' layout, with a folded batch
+     * norm) against the quantized model's own int8 weight when it stores one, else against {@code w}
      * quantize-dequantized with the weight qparams of the report or of the reference layer.
      */
-    private static TensorComparison weightComparison(ComputationGraph fp32, ComputationGraph quantized,
-                                                     ReportEntry entry, String root) {
-        Layer fp32Layer = fp32.getLayer(root);
-        INDArray w = fp32Layer == null ? null : fp32Layer.paramTable().get("W");
-        if (w != null && layerConf(quantized, root) instanceof QuantizedDense) {
-            return TensorComparison.of(w, dequantizedWeight((QuantizedDense) layerConf(quantized, root)), Double.NaN);
+    private static TensorComparison weightComparison(INDArray w, ComputationGraph quantized, ReportEntry entry,
+                                                     String root) {
+        Object conf = layerConf(quantized, root);
+        if (w != null && conf instanceof QuantizedDense q) {
+            return TensorComparison.of(w, dequantizedWeight(q), Double.NaN);
+        }
+        if (w != null && conf instanceof QuantizedConvolution q) {
+            return TensorComparison.of(w, q.dequantizedWeightOihw(), Double.NaN);
         }
         QParams wq = entry != null ? entry.weightQParams() : null;
-        if (wq == null && layerConf(quantized, root) instanceof ReferenceQuantizedDense) {
-            wq = ((ReferenceQuantizedDense) layerConf(quantized, root)).getWeightQParams();
+        if (wq == null && conf instanceof ReferenceQuantizedDense r) {
+            wq = r.getWeightQParams();
         }
         if (w == null || wq == null) {
             return null;

@@ -42,6 +42,23 @@ class NumericSuiteTest {
     }
 
     @Test
+    void weightSqnrOfAFoldedConvolutionComparesWithTheFoldedFloatWeight() {
+        ComputationGraph g = TestModels.convBatchNormRelu();
+        INDArray images = TestModels.randomBatch(3, 64, 36);
+        PreparedModel p = Quantizer.prepare(g, QConfigs.getDefaultQConfigMapping("onednn"),
+                BackendConfigs.getOnednnBackendConfig()).calibrate(images);
+        NumericSuiteReport r = NumericSuite.compare(p, Quantizer.convert(p), images);
+        VertexComparison conv = r.row("conv");
+        assertEquals(List.of("conv", "bn", "relu"), conv.fp32Vertices());
+        // per-channel 8-bit symmetric weights: about 6 dB per bit on the weights' own spread, far above the 2 dB
+        // that comparing the folded int8 weight with the unfolded float one would give
+        assertTrue(conv.weight().sqnr() > 35, "folded conv weight SQNR " + conv.weight().sqnr());
+        INDArray folded = p.observedWeight("conv");
+        assertEquals(sqnr(folded, QuantOps.fakeQuantize(folded, p.report().entry("conv").weightQParams())),
+                conv.weightSqnr(), 0.05, "the int8 weight is the folded weight's quantize-dequantize");
+    }
+
+    @Test
     void everyQuantizedVertexHasARowWithSensibleValues() {
         ComputationGraph g = TestModels.mlp();
         PreparedModel p = prepared(g);

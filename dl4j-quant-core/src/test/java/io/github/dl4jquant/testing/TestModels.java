@@ -74,6 +74,32 @@ public final class TestModels {
         return g;
     }
 
+    /**
+     * in [1, 6, 6] -> conv(3x3, 4, identity) -> bn (with batch statistics far from 0 and 1) -> relu -> d -> out: the
+     * batch norm folds into the convolution's weight.
+     */
+    public static ComputationGraph convBatchNormRelu() {
+        ComputationGraph g = new ComputationGraph(base().graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.convolutionalFlat(6, 6, 1))
+                .addLayer("conv", new ConvolutionLayer.Builder(3, 3).nOut(4).activation(Activation.IDENTITY).build(),
+                        "in")
+                .addLayer("bn", new BatchNormalization.Builder().build(), "conv")
+                .addLayer("relu", new ActivationLayer(Activation.RELU), "bn")
+                .addLayer("d", new DenseLayer.Builder().nOut(10).activation(Activation.RELU).build(), "relu")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(4)
+                        .activation(Activation.SOFTMAX).build(), "d")
+                .setOutputs("out")
+                .build());
+        g.init();
+        org.deeplearning4j.nn.api.Layer bn = g.getLayer("bn");
+        bn.setParam("gamma", Nd4j.createFromArray(new float[][] {{0.5f, 1.5f, 3f, 0.8f}}));
+        bn.setParam("beta", Nd4j.createFromArray(new float[][] {{0.1f, -0.2f, 0.3f, 0f}}));
+        bn.setParam("mean", Nd4j.createFromArray(new float[][] {{0.2f, -0.3f, 0.1f, 0.4f}}));
+        bn.setParam("log10stdev", Nd4j.createFromArray(new float[][] {{-1f, -0.5f, 0.3f, -0.2f}}));
+        return g;
+    }
+
     /** in -> d(identity) -> prelu (a PReLULayer, which no backend quantizes) -> out(softmax). */
     public static ComputationGraph withPReLU() {
         ComputationGraph g = new ComputationGraph(base().graphBuilder()

@@ -165,13 +165,16 @@ public class QuantizedConvolution extends NoParamLayer implements Int8Handover {
 
     /** The int8 weight dequantized, in the float layer's own layout: what the reference computes with. */
     INDArray dequantizedWeight() {
+        return WeightLayouts.fromObservedWeight(convolution, dequantizedWeightOihw());
+    }
+
+    /** The int8 weight dequantized, {@code [out, in / groups, kH, kW]}: the layout weight observers see. */
+    public INDArray dequantizedWeightOihw() {
         ConvolutionGeometry g = ConvolutionGeometry.of(convolution);
-        ConvolutionLayer c = convolution;
         long[] oihw = {g.spec().outChannels(), g.spec().inChannels() / g.spec().groups(), g.spec().kernelH(),
                 g.spec().kernelW()};
         INDArray q = Nd4j.createFromArray(weightInt8).reshape('c', oihw);
-        INDArray w = QuantOps.dequantize(q, perChannel(quantization.weight(), oihw[0]));
-        return WeightLayouts.fromObservedWeight(c, w);
+        return QuantOps.dequantize(q, perChannel(quantization.weight(), oihw[0]));
     }
 
     @Override

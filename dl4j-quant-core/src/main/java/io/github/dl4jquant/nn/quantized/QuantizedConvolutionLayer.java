@@ -194,11 +194,13 @@ public class QuantizedConvolutionLayer extends AbstractLayer<QuantizedConvolutio
         /** The reference convolution on the dequantized int8 weights: the same numbers, in DL4J's float code. */
         INDArray reference(INDArray input, INDArray mask, LayerWorkspaceMgr workspaceMgr) {
             org.deeplearning4j.nn.api.Layer r = referenceLayer();
+            INDArray y;
             synchronized (r) {
-                r.setInput(input, workspaceMgr);
+                r.setInput(input, LayerWorkspaceMgr.noWorkspaces());
                 r.setMaskArray(mask);
-                return r.activate(false, workspaceMgr);
+                y = r.activate(false, LayerWorkspaceMgr.noWorkspaces());
             }
+            return workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, y.dataType(), y.shape(), 'c').assign(y);
         }
 
         private org.deeplearning4j.nn.api.Layer referenceLayer() {
