@@ -66,12 +66,12 @@ class HtmlReportCnnTest {
             assertTrue(h.clippedFraction() < 0.02, h.tensor() + " clips " + h.clippedFraction());
         }
 
-        assertEquals(List.of("conv1", "conv2", "fc", "out"),
+        assertEquals(List.of("conv1", "pool1", "conv2", "pool2", "fc", "out"),
                 diagnostics.layers().stream().map(VertexComparison::displayName).toList());
         for (VertexComparison l : diagnostics.layers()) {
             assertTrue(l.alone().sqnr() > 20 && l.propagated().sqnr() > 20, l.displayName() + ": " + l.toMap());
         }
-        assertEquals(List.of("conv2", "bn2", "relu2"), diagnostics.layers().get(1).fp32Vertices());
+        assertEquals(List.of("conv2", "bn2", "relu2"), diagnostics.layers().get(2).fp32Vertices());
 
         Path file = dir.resolve("cnn.html");
         diagnostics.addTo(new HtmlReport("CNN").addQuantizationReport(report)).write(file);
