@@ -145,8 +145,14 @@ public final class GraphModel {
         return act == null ? type : type + "[" + act + "]";
     }
 
-    /** The activation a layer applies, or null for layers and vertices without one. */
+    /**
+     * The activation a layer applies, or null for layers and vertices without one. DL4J's BatchNormalization layer
+     * never applies the activation its configuration holds (DL4J's default sigmoid, as a rule).
+     */
     public static IActivation activationOf(Object conf) {
+        if (conf instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
+            return null;
+        }
         if (conf instanceof org.deeplearning4j.nn.conf.layers.BaseLayer) {
             return ((org.deeplearning4j.nn.conf.layers.BaseLayer) conf).getActivationFn();
         }

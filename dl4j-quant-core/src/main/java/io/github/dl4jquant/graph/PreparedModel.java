@@ -153,7 +153,7 @@ public final class PreparedModel {
                 plans.put(root, plan);
                 outcome = new ReportEntry(root, rootEntry.displayName(), rootEntry.type(), ReportEntry.Status.QUANTIZED,
                         rootEntry.pattern(), DTypeConfigSelector.describe(s.chosen()), resolution.source(), null, null,
-                        plan.weightQParams(), null, m.isFused() ? "fused " + m.vertices() : "", null);
+                        plan.weightQParams(), null, m.isFused() ? "fused " + m.vertices().stream().map(graph::displayName).toList() : "", null);
             }
         }
         entries.put(root, outcome);
