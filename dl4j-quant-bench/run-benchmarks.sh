@@ -17,7 +17,10 @@ for threads in 1 default; do
   if [ "$threads" = 1 ]; then export OMP_NUM_THREADS=1; else unset OMP_NUM_THREADS; fi
   "${jvm[@]}" org.openjdk.jmh.Main 'InferenceBenchmark|ObserverBenchmark' -rf json \
       -rff "$out/jmh-threads-$threads.json" "$@"
+  "${jvm[@]}" org.openjdk.jmh.Main CnnInferenceBenchmark -rf json -rff "$out/jmh-cnn-threads-$threads.json" "$@"
   "${jvm[@]}" org.openjdk.jmh.Main PyTorchBenchmark -rf json -rff "$out/jmh-pytorch-threads-$threads.json" "$@"
 done
 "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
+# PyTorch's own CNN numbers (Debian's python3-torch; the README's CNN table is assembled from these two sets of files)
+/usr/bin/python3 dl4j-quant-bench/python/pytorch_cnn_bench.py "$out/pytorch-cnn.json" || echo "no python3-torch: CNN peer skipped"
 python3 dl4j-quant-bench/format_results.py "$out" README.md
