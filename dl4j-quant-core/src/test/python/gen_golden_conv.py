@@ -168,7 +168,8 @@ def ref_conv_case(name, x, w, b, stride, padding, dilation, groups, relu, dims=2
     assert torch.equal(y_mod, y), 'reference module disagrees with the manual computation in ' + name
     s_out, z_out, _ = act_qparams(y)
     yq = torch.quantize_per_tensor(y, s_out, z_out, torch.quint8)
-    stride_, padding_, dilation_ = ([v] if dims == 1 else pair(v) for v in (stride, padding, dilation))
+    stride_, padding_, dilation_ = (v if isinstance(v, str) else [v] if dims == 1 else pair(v)
+                                    for v in (stride, padding, dilation))
     case = {'name': name, 'input': tl(x), 'weight': tl(w), 'bias': tl(b),
             'stride': stride_, 'padding': padding_, 'dilation': dilation_, 'groups': groups, 'relu': relu,
             'input_scale': s_in, 'input_zero_point': z_in,
@@ -327,6 +328,12 @@ def fused_modules(prepared):
             if not name.startswith('activation_post_process_')}
 
 
+def called_modules(prepared):
+    """The modules the prepared graph calls (observers left out), by target, in graph order."""
+    return {n.target: module_type_name(prepared.get_submodule(n.target)) for n in prepared.graph.nodes
+            if n.op == 'call_module' and not n.target.startswith('activation_post_process_')}
+
+
 def fused_weights(prepared):
     return {k: tl(v) for k, v in prepared.state_dict().items()
             if 'activation_post_process' not in k and not k.endswith('num_batches_tracked')}
@@ -449,6 +456,238 @@ def gen_cnn_e2e(seed):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# conv_ref_extra.json (SEED+1): more reference Conv2d cases, same fields as conv_ref.json's cases
+
+CONV_EXTRA_CASES = [
+    # name, x shape, out, kernel, stride, padding, dilation, groups, relu
+    ('k3_s1_p2_d2', [2, 3, 9, 9], 4, 3, 1, 2, 2, 1, False),
+    ('k1_s1_p0_pointwise', [2, 6, 5, 5], 3, 1, 1, 0, 1, 1, False),
+    ('k3_s1_same_relu', [2, 3, 7, 7], 5, 3, 1, 'same', 1, 1, True),
+    ('k3_s2_p1_relu', [2, 4, 10, 10], 6, 3, 2, 1, 1, 1, True),
+    ('k3_s1_p1_single_channel', [3, 1, 6, 6], 4, 3, 1, 1, 1, 1, False),
+]
+
+
+def gen_conv_ref_extra(seed, section_seed):
+    cases = []
+    for (name, x_shape, out, k, stride, padding, dilation, groups, relu) in CONV_EXTRA_CASES:
+        x, w, b = draw_conv_case(x_shape, out, k, groups)
+        case, _ = ref_conv_case(name, x, w, b, stride, padding, dilation, groups, relu)
+        cases.append(case)
+    out = header(seed)
+    out.update({'section_seed': section_seed, 'cases': cases})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# conv1d_ref.json (SEED+2): reference quantized Conv1d (torch.ao.nn.quantized.reference.Conv1d semantics)
+
+CONV1D_CASES = [
+    # name, x shape [N, C, L], out, kernel, stride, padding, dilation, groups, relu
+    ('k3_s1_p1', [2, 3, 16], 4, 3, 1, 1, 1, 1, False),
+    ('k5_s2_p2_relu', [2, 4, 15], 6, 5, 2, 2, 1, 1, True),
+    ('k3_s1_p2_d2', [2, 3, 12], 4, 3, 1, 2, 2, 1, False),
+    ('k1_s1_p0_pointwise', [3, 5, 7], 2, 1, 1, 0, 1, 1, False),
+]
+
+
+def gen_conv1d_ref(seed, section_seed):
+    cases = []
+    lowered = []
+    for (name, x_shape, out, k, stride, padding, dilation, groups, relu) in CONV1D_CASES:
+        x, w, b = draw_conv_case(x_shape, out, k, groups, kdims=1)
+        case, (s_in, z_in, ws, wz, s_out, z_out) = ref_conv_case(name, x, w, b, stride, padding, dilation, groups,
+                                                                 relu, dims=1)
+        cases.append(case)
+        # the lowered module, with the 8-bit input (as conv_ref.json's `lowered`: informative, not a target)
+        yl = lowered_conv(x, w, b, stride, padding, dilation, groups, relu, s_in, z_in, ws, wz, s_out, z_out, dims=1)
+        li = yl.int_repr().long()
+        d = (li - torch.tensor(case['y_int_repr'])).abs()
+        lowered.append({'of_case': name, 'module': 'torch.ao.nn.quantized.' + ('ConvReLU1d' if relu else 'Conv1d'),
+                        'y_int_repr': tl(li), 'max_abs_diff_to_reference_int_repr': int(d.max().item()),
+                        'num_elements_differing_from_reference': int((d != 0).sum().item()),
+                        'num_elements': int(d.numel())})
+    out = header(seed)
+    out.update({'section_seed': section_seed, 'engine': ENGINE, 'engine_note': ENGINE_NOTE,
+                'cases': cases, 'lowered': lowered})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# pool_ref.json (SEED+3): pooling on quint8 tensors
+
+POOL_CASES = [
+    # name, op, x shape, relu'd input, kernel, stride, padding, count_include_pad
+    ('max_k2_s2', 'max_pool2d', [2, 3, 8, 8], False, 2, 2, 0, None),
+    ('max_k3_s2_p1', 'max_pool2d', [2, 3, 9, 9], False, 3, 2, 1, None),
+    ('max_k2_s2_relu_input', 'max_pool2d', [2, 3, 8, 8], True, 2, 2, 0, None),
+    ('avg_k2_s2', 'avg_pool2d', [2, 3, 8, 8], False, 2, 2, 0, True),
+    ('avg_k3_s1_relu_input', 'avg_pool2d', [2, 3, 7, 7], True, 3, 1, 0, True),
+    ('avg_k3_s2_p1_count_pad_relu_input', 'avg_pool2d', [2, 3, 9, 9], True, 3, 2, 1, True),
+    ('avg_k3_s2_p1_no_count_pad_relu_input', 'avg_pool2d', [2, 3, 9, 9], True, 3, 2, 1, False),
+    ('avg_k3_s2_p1_count_pad', 'avg_pool2d', [2, 3, 9, 9], False, 3, 2, 1, True),
+    ('global_avg', 'adaptive_avg_pool2d', [2, 4, 6, 6], False, None, None, None, None),
+    ('global_avg_relu_input', 'adaptive_avg_pool2d', [2, 4, 5, 5], True, None, None, None, None),
+    ('max1d_k2_s2', 'max_pool1d', [2, 3, 10], False, 2, 2, 0, None),
+    ('avg1d_k3_s2_relu_input', 'avg_pool1d', [2, 3, 11], True, 3, 2, 0, True),
+]
+
+
+def pool_fn(op, kernel, stride, padding, count_include_pad):
+    if op in ('max_pool2d', 'max_pool1d'):
+        f = getattr(F, op)
+        return lambda t: f(t, kernel, stride, padding)
+    if op in ('avg_pool2d', 'avg_pool1d'):
+        f = getattr(F, op)
+        return lambda t: f(t, kernel, stride, padding, count_include_pad=count_include_pad)
+    if op == 'adaptive_avg_pool2d':
+        return lambda t: F.adaptive_avg_pool2d(t, 1)
+    raise ValueError(op)
+
+
+def gen_pool_ref(seed, section_seed):
+    cases = []
+    for (name, op, x_shape, relu, kernel, stride, padding, cip) in POOL_CASES:
+        x = torch.randn(x_shape) * 1.5
+        if relu:
+            x = F.relu(x)
+        s_in, z_in, _ = act_qparams(x)
+        xq = torch.quantize_per_tensor(x, s_in, z_in, torch.quint8)
+        f = pool_fn(op, kernel, stride, padding, cip)
+        y_ref = f(xq.dequantize())
+        ref_int = torch.quantize_per_tensor(y_ref, s_in, z_in, torch.quint8).int_repr().long()
+        yq = f(xq)
+        assert yq.q_scale() == s_in and yq.q_zero_point() == z_in, name + ': quantized pooling changed the qparams'
+        q_int = yq.int_repr().long()
+        d = (q_int - ref_int).abs()
+        case = {'name': name, 'op': op, 'relu_input': relu}
+        if op == 'adaptive_avg_pool2d':
+            case['output_size'] = [1, 1]
+        else:
+            dims = 1 if op.endswith('1d') else 2
+            case.update({'kernel': [kernel] * dims, 'stride': [stride] * dims, 'padding': [padding] * dims})
+            if cip is not None:
+                case['count_include_pad'] = cip
+        case.update({'input': tl(x), 'input_scale': s_in, 'input_zero_point': z_in,
+                     'input_int_repr': tl(xq.int_repr().long()),
+                     'reference_y_float': tl(y_ref), 'reference_y_int_repr': tl(ref_int),
+                     'quantized_y_int_repr': tl(q_int),
+                     'max_abs_diff_quantized_to_reference': int(d.max().item()),
+                     'num_elements_differing': int((d != 0).sum().item()), 'num_elements': int(d.numel())})
+        cases.append(case)
+    out = header(seed)
+    out.update({'section_seed': section_seed, 'engine': ENGINE,
+                'note': ("input qparams from MinMaxObserver(quint8, per_tensor_affine) on `input`; pooling keeps "
+                         "them (output scale/zero point = input's). reference = float pooling of the dequantized "
+                         "input, quantized with those qparams; quantized = the torch op on the quint8 tensor "
+                         "(PyTorch's native quantized kernels)"),
+                'cases': cases})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# cnn_residual_e2e.json (SEED+4): a small ResNet-style CNN through FX
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(cout)
+        if stride != 1 or cin != cout:
+            self.down_conv = nn.Conv2d(cin, cout, 1, stride=stride)
+            self.down_bn = nn.BatchNorm2d(cout)
+        else:
+            self.down_conv = None
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x):
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.down_conv is None else self.down_bn(self.down_conv(x))
+        return self.relu2(out + shortcut)
+
+
+class ResidualCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.block1 = BasicBlock(8, 8, 1)
+        self.block2 = BasicBlock(8, 16, 2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.relu1(self.bn1(self.conv1(x)))
+        x = self.block2(self.block1(x))
+        # torch.flatten as torchvision's ResNet does it: FX 1.13 shares the pooling's observer for it (an nn.Flatten
+        # module, as in cnn_e2e.json, would get an observer of its own)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+RESIDUAL_LAYERS = [
+    {'name': 'conv1', 'type': 'Conv2d', 'in': 3, 'out': 8, 'kernel': [3, 3], 'stride': [1, 1], 'padding': [1, 1]},
+    {'name': 'bn1', 'type': 'BatchNorm2d', 'num_features': 8, 'eps': 1e-05},
+    {'name': 'relu1', 'type': 'ReLU'},
+    {'name': 'block1', 'type': 'BasicBlock', 'in': 8, 'out': 8, 'stride': 1,
+     'forward': 'relu2(bn2(conv2(relu1(bn1(conv1(x))))) + x); conv1, conv2 3x3 padding 1'},
+    {'name': 'block2', 'type': 'BasicBlock', 'in': 8, 'out': 16, 'stride': 2,
+     'forward': 'relu2(bn2(conv2(relu1(bn1(conv1(x))))) + down_bn(down_conv(x))); conv1 3x3 stride 2 padding 1, '
+                'conv2 3x3 padding 1, down_conv 1x1 stride 2 padding 0'},
+    {'name': 'pool', 'type': 'AdaptiveAvgPool2d', 'output_size': [1, 1]},
+    {'name': 'flatten', 'type': 'torch.flatten(x, 1)', 'order': 'c,h,w (PyTorch NCHW row-major); here [N,16,1,1] -> [N,16]'},
+    {'name': 'fc', 'type': 'Linear', 'in': 16, 'out': 10},
+]
+
+RESIDUAL_INPUT = (3, 16, 16)
+
+
+def gen_cnn_residual_e2e(seed, section_seed):
+    with fork():
+        model = ResidualCnn()
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    he_init(convs)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.num_features) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features) * 0.1)
+    bn_train_passes(model, (16,) + RESIDUAL_INPUT)
+    calib = grid_input((64,) + RESIDUAL_INPUT)
+    test = grid_input((16,) + RESIDUAL_INPUT)
+    prepared, reference, lowered, outs = quantize_fx_all(model, calib, test)
+    acts = fx_record(prepared)
+    last = acts[list(acts)[-1]]
+    def int_repr(y):
+        return tl(torch.quantize_per_tensor(y, last['scale'], last['zero_point'], torch.quint8).int_repr().long())
+    d = (outs['lowered'] - outs['reference']).abs()
+    out = header(seed)
+    out.update({'section_seed': section_seed, 'engine': ENGINE, 'engine_note': ENGINE_NOTE, 'qconfig': QCONFIG_NOTE,
+                'layers': RESIDUAL_LAYERS, 'bn_stats_from_train_passes': BN_TRAIN_PASSES,
+                'inputs_note': INPUTS_NOTE, 'weights': float_weights(model),
+                'fused_modules': called_modules(prepared),
+                'fused_weights': fused_weights(prepared),
+                'weight_qparams': reference_weight_qparams(reference),
+                'prepared_graph': str(prepared.graph), 'reference_graph': str(reference.graph),
+                'lowered_graph': str(lowered.graph),
+                'calibration_input': tl(calib), 'test_input': tl(test),
+                'activation_qparams_by_node': acts,
+                'output_qparams_node': list(acts)[-1],
+                'output_fp32': tl(outs['fp32']),
+                'output_reference_quantized': tl(outs['reference']),
+                'output_reference_quantized_int_repr': int_repr(outs['reference']),
+                'output_lowered': tl(outs['lowered']),
+                'output_lowered_int_repr': int_repr(outs['lowered']),
+                'lowered_vs_reference_max_abs_diff': float(d.max().item()),
+                'lowered_vs_reference_num_elements_differing': int((d != 0).sum().item())})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # comparison with an earlier run
 
 ORIGINAL_FILES = ['conv_ref.json', 'conv_bn_fold.json', 'cnn_e2e.json']
@@ -527,7 +766,12 @@ def main(argv):
     return 0
 
 
-NEW_SECTIONS = []
+NEW_SECTIONS = [
+    (1, 'conv_ref_extra.json', gen_conv_ref_extra),
+    (2, 'conv1d_ref.json', gen_conv1d_ref),
+    (3, 'pool_ref.json', gen_pool_ref),
+    (4, 'cnn_residual_e2e.json', gen_cnn_residual_e2e),
+]
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv))
