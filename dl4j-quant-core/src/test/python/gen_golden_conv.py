@@ -665,6 +665,7 @@ def gen_cnn_residual_e2e(seed, section_seed):
     def int_repr(y):
         return tl(torch.quantize_per_tensor(y, last['scale'], last['zero_point'], torch.quint8).int_repr().long())
     d = (outs['lowered'] - outs['reference']).abs()
+    variant = without_flatten_observer_call(model, calib, test)
     out = header(seed)
     out.update({'section_seed': section_seed, 'engine': ENGINE, 'engine_note': ENGINE_NOTE, 'qconfig': QCONFIG_NOTE,
                 'layers': RESIDUAL_LAYERS, 'bn_stats_from_train_passes': BN_TRAIN_PASSES,
@@ -683,8 +684,36 @@ def gen_cnn_residual_e2e(seed, section_seed):
                 'output_lowered': tl(outs['lowered']),
                 'output_lowered_int_repr': int_repr(outs['lowered']),
                 'lowered_vs_reference_max_abs_diff': float(d.max().item()),
-                'lowered_vs_reference_num_elements_differing': int((d != 0).sum().item())})
+                'lowered_vs_reference_num_elements_differing': int((d != 0).sum().item()),
+                'without_flatten_observer_call': variant})
     return out
+
+
+def without_flatten_observer_call(model, calib, test):
+    """FX 1.13 calls the observer instance that relu2, the pooling and torch.flatten share three times per batch
+    (after relu2, after the pooling, after the flatten), so the pooled values enter its histogram twice. A DL4J
+    graph has no flatten vertex (GlobalPoolingLayer collapses): it observes relu2 and the pooling only. This is the
+    same PyTorch flow with the flatten's call to the shared observer taken out of the prepared graph before
+    calibration: PyTorch's numbers for that observation."""
+    qmap = get_default_qconfig_mapping('fbgemm')
+    with fork():
+        prepared = prepare_fx(copy.deepcopy(model), qmap, example_inputs=(calib[:1],))
+    flatten_obs = [n for n in prepared.graph.nodes if n.op == 'call_module'
+                   and n.target.startswith('activation_post_process_') and n.args[0].name == 'flatten']
+    assert len(flatten_obs) == 1
+    node = flatten_obs[0]
+    removed = node.target
+    node.replace_all_uses_with(node.args[0])
+    prepared.graph.erase_node(node)
+    prepared.recompile()
+    with torch.no_grad():
+        prepared(calib)
+    reference = convert_to_reference_fx(copy.deepcopy(prepared))
+    lowered = convert_fx(copy.deepcopy(prepared))
+    with torch.no_grad():
+        ref_out, low_out = reference(test), lowered(test)
+    return {'removed_observer_call': removed, 'activation_qparams_by_node': fx_record(prepared),
+            'output_reference_quantized': tl(ref_out), 'output_lowered': tl(low_out)}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
