@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Golden vectors for a residual CNN quantized end to end by PyTorch 1.13's FX (prepare_fx / convert_fx).
 
-Usage: /usr/bin/python3 gen_golden_residual.py OUT_DIR [SEED]     (writes OUT_DIR/cnn_residual_e2e.json; SEED 20261207)
+Usage: /usr/bin/python3 gen_golden_residual.py OUT_DIR [SEED]     (writes OUT_DIR/cnn_residual_block_e2e.json; SEED 20261207)
 
 The model (NCHW, 1x12x12 input): conv1 3x3 p1 (1->8) + bn1 + relu1; a basic residual block: conv2 3x3 p1 + bn2 +
 relu2, conv3 3x3 p1 + bn3, add with the block's input, relu (FX fuses the add and the ReLU into quantized add_relu);
@@ -93,7 +93,7 @@ def main(out_dir, seed):
             "output_lowered": tl(lowered(test)),
             "lowered_graph": str(lowered.graph),
         }
-    with open(os.path.join(out_dir, "cnn_residual_e2e.json"), "w") as f:
+    with open(os.path.join(out_dir, "cnn_residual_block_e2e.json"), "w") as f:
         json.dump(result, f)
 
 

@@ -31,7 +31,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * PyTorch 1.13's reference quantized Conv2d ({@code conv_ref.json}): each case is rebuilt as a one-layer DL4J graph
+ * PyTorch 1.13's reference quantized Conv2d ({@code conv_ref.json}, {@code conv_ref_extra.json}): each case is rebuilt as a one-layer DL4J graph
  * (a ConvolutionLayer, or a DepthwiseConvolution2D for {@code groups == in_channels}), prepared with the observers
  * PyTorch used (MinMax quint8 activations, per-channel symmetric qint8 weights on the output channel), calibrated
  * on the case's input and converted; the observers' qparams and the output integers must be PyTorch's.
@@ -42,6 +42,10 @@ class GoldenConvParityTest {
         List<Arguments> out = new ArrayList<>();
         for (JsonNode c : Golden.load("conv_ref.json").get("cases")) {
             out.add(Arguments.of(c.get("name").asText(), c));
+        }
+        // more cases from the same generator (dilation, 1x1, padding "same", stride 2 with ReLU, one input channel)
+        for (JsonNode c : Golden.load("conv_ref_extra.json").get("cases")) {
+            out.add(Arguments.of("extra " + c.get("name").asText(), c));
         }
         return out.stream();
     }
