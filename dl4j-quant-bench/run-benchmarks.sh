@@ -2,7 +2,13 @@
 # Runs the JMH benchmarks under OMP_NUM_THREADS=1 and under ND4J's default thread count, PyTorchBenchmark (PyTorch's own
 # fp32 and fbgemm int8 on the same shapes; built with -Ppytorch, which fetches libtorch once) likewise, then writes the
 # Markdown tables into ../README.md between the BENCHMARKS markers (and into target/benchmarks.md).
-# Usage: dl4j-quant-bench/run-benchmarks.sh [extra JMH args, e.g. -p model=mlp]
+#
+# Each model runs at its own batch sizes (the MLPs and lenet at 1, 32, 256; resnet at 1, 8, 32), so the script passes
+# -p model/batch/variant itself: restrict the models with BENCH_MODELS, not with -p model= (JMH would add to the list).
+# The reference (fake-quantized) variant and ObserverBenchmark run under OMP_NUM_THREADS=1 only, which keeps the full
+# run on a 2-core machine under 40 minutes; the tables take the best of the thread settings each cell has.
+# Usage: [BENCH_MODELS="lenet resnet"] [JMH_ITERATIONS="-wi 4 -w 2 -i 5 -r 1"] dl4j-quant-bench/run-benchmarks.sh \
+#        [extra JMH args, e.g. -p variant=fp32,int8]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=dl4j-quant-bench/target
@@ -13,11 +19,34 @@ build=(mvn -B -q -pl dl4j-quant-bench -am -Ppytorch -DskipTests package dependen
 cp="dl4j-quant-bench/target/classes:$(cat "$out/bench-cp.txt")"
 jvm=(java -Dorg.bytedeco.javacpp.platform.extension=-onednn-avx2 -cp "$cp")
 
+read -r -a models <<< "${BENCH_MODELS:-dense784x512 dense4096 mlp lenet resnet}"
+# 3 warm-up iterations of 1 s (at least 10 calls of the slowest cell) and 4 measured ones: the CNN cells take ms, so
+# C2's late compilations (see InferenceBenchmark) weigh less than for the MLPs' µs cells
+read -r -a iterations <<< "${JMH_ITERATIONS:--wi 3 -w 1 -i 4 -r 1}"
+batches() { case "$1" in resnet) echo 1,8,32 ;; *) echo 1,32,256 ;; esac; }
+is_cnn() { case "$1" in lenet|resnet) return 0 ;; *) return 1 ;; esac; }
+
+rm -f "$out"/jmh-threads-*.json "$out"/jmh-pytorch-threads-*.json
 for threads in 1 default; do
   if [ "$threads" = 1 ]; then export OMP_NUM_THREADS=1; else unset OMP_NUM_THREADS; fi
-  "${jvm[@]}" org.openjdk.jmh.Main 'InferenceBenchmark|ObserverBenchmark' -rf json \
-      -rff "$out/jmh-threads-$threads.json" "$@"
-  "${jvm[@]}" org.openjdk.jmh.Main PyTorchBenchmark -rf json -rff "$out/jmh-pytorch-threads-$threads.json" "$@"
+  dense=$(for m in "${models[@]}"; do is_cnn "$m" || echo "$m"; done)
+  if [ "$threads" = 1 ] && [ -n "$dense" ]; then  # calibration cost, against a dense forward
+    "${jvm[@]}" org.openjdk.jmh.Main ObserverBenchmark "${iterations[@]}" -rf json \
+        -rff "$out/jmh-threads-$threads-observers.json" "$@"
+  fi
+  for model in "${models[@]}"; do
+    # dynamic quantization leaves a CNN's convolutions fp32 (PyTorch has no dynamic convolution): not timed there
+    variants=fp32,int8
+    is_cnn "$model" || variants+=,dynamic
+    [ "$threads" = 1 ] && variants+=,reference
+    shape=(-p model="$model" -p batch="$(batches "$model")")
+    "${jvm[@]}" org.openjdk.jmh.Main '\.InferenceBenchmark\.' "${shape[@]}" -p variant="$variants" \
+        "${iterations[@]}" -rf json -rff "$out/jmh-threads-$threads-$model.json" "$@"
+    "${jvm[@]}" org.openjdk.jmh.Main WorkspaceInferenceBenchmark "${shape[@]}" "${iterations[@]}" -rf json \
+        -rff "$out/jmh-threads-$threads-$model-workspace.json" "$@"
+    "${jvm[@]}" org.openjdk.jmh.Main PyTorchBenchmark "${shape[@]}" "${iterations[@]}" -rf json \
+        -rff "$out/jmh-pytorch-threads-$threads-$model.json" "$@"
+  done
 done
 "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
 python3 dl4j-quant-bench/format_results.py "$out" README.md
