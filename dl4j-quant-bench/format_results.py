@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-out_dir, readme = sys.argv[1], sys.argv[2]
+out_dir = sys.argv[1]
+readme = sys.argv[2] if len(sys.argv) > 2 else None  # None: target/benchmarks.md only
 START, END = "<!-- BENCHMARKS:START -->", "<!-- BENCHMARKS:END -->"
 
 
@@ -66,8 +67,11 @@ for model in models:
         lines.append(f"| {model} | {batch} | {fmt(cell['fp32'])} (threads {cell['fp32'][2]}) | "
                      + " | ".join(fmt(cell[v]) if v in cell else "-" for v in ("reference", "int8", "dynamic"))
                      + f" | {speed['int8']} | {speed['dynamic']} |")
+if len(lines) == 4:  # no dense model ran (BENCH_MODELS="lenet resnet")
+    lines = []
 
 pt_runs = {t: load(t, "jmh-pytorch-threads") for t in ("1", "default")}
+dense_pt_start = len(lines)
 if any(pt_runs.values()):
     lines += ["", "PyTorch 1.10.2 (libtorch through the JavaCPP presets, `PyTorchBenchmark`) on the same shapes, float "
               "in to float out, µs: fp32 is `linear` + `relu`; int8 is the static fbgemm path `torch.ao` lowers to "
@@ -92,6 +96,8 @@ if any(pt_runs.values()):
             pt_speed = f"{pt32[0] / pt8[0]:.2f}x" if pt32 and pt8 else "-"
             vs = f"{pt8[0] / ours[0]:.2f}x" if pt8 and ours else "-"
             lines.append(f"| {model} | {batch} | {cell(pt32)} | {cell(pt8)} | {pt_speed} | {cell(ours)} | {vs} |")
+    if len(lines) == dense_pt_start + 5:  # PyTorch ran the CNNs only
+        del lines[dense_pt_start:]
 
 ws_rows = []
 for model in models:
@@ -200,9 +206,9 @@ if os.path.exists(sizes_path):
         lines.append(f"| {s['model']} | {s['fp32_file']:,} | {s['int8_file']:,} | {s['int8_file'] / s['fp32_file']:.3f} "
                      f"| {s['fp32_weight_bytes']:,} | {s['int8_weight_bytes']:,} |")
 
-table = "\n".join(lines) + "\n"
+table = "\n".join(lines).lstrip("\n") + "\n"
 open(os.path.join(out_dir, "benchmarks.md"), "w").write(table)
-text = open(readme).read()
+text = open(readme).read() if readme else ""
 if START in text and END in text:
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

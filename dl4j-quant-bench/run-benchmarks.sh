@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the JMH benchmarks under OMP_NUM_THREADS=1 and under ND4J's default thread count, PyTorchBenchmark (PyTorch's own
 # fp32 and fbgemm int8 on the same shapes; built with -Ppytorch, which fetches libtorch once) likewise, then writes the
-# Markdown tables into ../README.md between the BENCHMARKS markers (and into target/benchmarks.md).
+# Markdown tables into ../README.md between the BENCHMARKS markers (and into target/benchmarks.md; only there when
+# BENCH_MODELS restricts the run).
 #
 # Each model runs at its own batch sizes (the MLPs and lenet at 1, 32, 256; resnet at 1, 8, 32), so the script passes
 # -p model/batch/variant itself: restrict the models with BENCH_MODELS, not with -p model= (JMH would add to the list).
@@ -49,4 +50,7 @@ for threads in 1 default; do
   done
 done
 "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
-python3 dl4j-quant-bench/format_results.py "$out" README.md
+# a restricted run (BENCH_MODELS) writes only target/benchmarks.md, leaving the README's full tables alone
+readme=(README.md)
+if [ -n "${BENCH_MODELS:-}" ]; then readme=(); fi
+python3 dl4j-quant-bench/format_results.py "$out" "${readme[@]}"
