@@ -156,9 +156,14 @@ public class PyTorchBenchmark {
      */
     private enum Mode { STATS, FP32, CALIBRATE, INT8 }
 
+    /**
+     * Compiles {@code pair}; held for the JVM's lifetime: the Function points into it, and a collected
+     * CompilationUnit frees it (a SIGSEGV in {@code Function.run} when it was a temporary).
+     */
+    private static final CompilationUnit PAIR_UNIT =
+            new CompilationUnit("def pair(a: int) -> List[int]:\n    return [a, a]\n");
     /** {@code [a, a]} as an IValue int list, for {@code conv2d_prepack}'s stride, padding and dilation. */
-    private static final Function PAIR = new CompilationUnit("def pair(a: int) -> List[int]:\n    return [a, a]\n")
-            .get_function(new QualifiedName("pair"));
+    private static final Function PAIR = PAIR_UNIT.get_function(new QualifiedName("pair"));
 
     private static IValue pair(long a) {
         IValueVector stack = new IValueVector(new IValue(a));
