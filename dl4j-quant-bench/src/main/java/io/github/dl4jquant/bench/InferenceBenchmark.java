@@ -24,6 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <pre>{@code
  * java -cp ... org.openjdk.jmh.Main InferenceBenchmark -p model=mlp -p batch=256
  * }</pre>
+ * The CNNs of {@link BenchModels} run at their own batch sizes, which run-benchmarks.sh passes: {@code -p model=lenet
+ * -p batch=1,32,256} and {@code -p model=resnet -p batch=1,8,32}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -36,6 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
     "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 public class InferenceBenchmark {
 
+    /** Also "lenet" and "resnet" (see above). */
     @Param({"dense784x512", "dense4096", "mlp"})
     public String model;
 

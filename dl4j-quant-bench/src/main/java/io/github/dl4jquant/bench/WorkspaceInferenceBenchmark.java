@@ -32,6 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <pre>{@code
  * java -cp ... org.openjdk.jmh.Main WorkspaceInferenceBenchmark -p model=mlp
  * }</pre>
+ * The CNNs of {@link BenchModels} run at their own batch sizes, which run-benchmarks.sh passes: {@code -p model=lenet
+ * -p batch=1,32,256} and {@code -p model=resnet -p batch=1,8,32}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -45,6 +47,7 @@ public class WorkspaceInferenceBenchmark {
     static final WorkspaceConfiguration OUTPUT_WORKSPACE = WorkspaceConfiguration.builder().initialSize(0)
             .policyAllocation(AllocationPolicy.STRICT).policyLearning(LearningPolicy.FIRST_LOOP).build();
 
+    /** Also "lenet" and "resnet" (see above). */
     @Param({"dense784x512", "dense4096", "mlp"})
     public String model;
 
