@@ -30,7 +30,14 @@ public final class WeightLayouts {
 
     /** The output-channel axis of {@link #observedWeight}: 1 for dense layers, 0 for convolutions. */
     public static int outputChannelAxis(Layer layer) {
-        return layer instanceof DenseLayer || layer instanceof BaseOutputLayer ? 1 : 0;
+        return layer instanceof DenseLayer || layer instanceof BaseOutputLayer || isRecurrent(layer) ? 1 : 0;
+    }
+
+    /** Recurrent layers and their wrappers keep W [nIn, gates] and RW [nOut, gates]: gates are columns. */
+    private static boolean isRecurrent(Layer layer) {
+        return layer instanceof org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer
+                || layer instanceof org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional
+                || layer instanceof org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
     }
 
     /** The weight as weight observers see it (a view or a copy; never modified). */
