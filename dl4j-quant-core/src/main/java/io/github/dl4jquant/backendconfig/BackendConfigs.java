@@ -42,6 +42,7 @@ import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
 import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedRecurrent;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.nd4j.linalg.activations.Activation;
 
 /**
@@ -50,7 +51,8 @@ import org.nd4j.linalg.activations.Activation;
  *
  * <p>Every backend has these patterns (observers "different" unless noted):
  * <ul>
- * <li>{@code DenseLayer} (any activation), {@code DenseLayer[RELU]} (PyTorch's LinearReLU) and {@code OutputLayer}:
+ * <li>{@code DenseLayer} (any activation), {@code DenseLayer[RELU]} (PyTorch's LinearReLU), {@code OutputLayer} and
+ *     {@code RnnOutputLayer} (a Linear at every time step):
  *     the weighted static int8 dtype configs plus dynamic int8; root module the layer itself.</li>
  * <li>{@code (DenseLayer[IDENTITY], ActivationLayer[RELU])}: fused by {@code fuse_dense_activation} into a
  *     {@code DenseLayer}.</li>
@@ -200,7 +202,9 @@ public final class BackendConfigs {
                         .setDtypeConfigs(t.dense()), DenseLayer.class))
                 .setBackendPatternConfig(denseActivationFusion(Activation.RELU, t))
                 .setBackendPatternConfig(rooted(new BackendPatternConfig(OutputLayer.class)
-                        .setDtypeConfigs(t.dense()), OutputLayer.class));
+                        .setDtypeConfigs(t.dense()), OutputLayer.class))
+                .setBackendPatternConfig(rooted(new BackendPatternConfig(RnnOutputLayer.class)
+                        .setDtypeConfigs(t.dense()), RnnOutputLayer.class));
         for (Activation act : ZERO_TO_ONE) {
             backend.setBackendPatternConfigs(fixedQParams(act, FIXED_QPARAMS_0TO1, t));
         }

@@ -29,6 +29,7 @@ import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -89,8 +90,8 @@ public final class PatternHandlers {
      * that the report says so before calibration.
      */
     static String unsupportedDenseReason(Layer root) {
-        if (!(root instanceof DenseLayer) && !(root instanceof OutputLayer)) {
-            return root.getClass().getSimpleName() + " is not a DenseLayer or OutputLayer";
+        if (!(root instanceof DenseLayer) && !(root instanceof OutputLayer) && !(root instanceof RnnOutputLayer)) {
+            return root.getClass().getSimpleName() + " is not a DenseLayer, OutputLayer or RnnOutputLayer";
         }
         if (root instanceof DenseLayer && ((DenseLayer) root).hasLayerNorm()) {
             return "DenseLayer with layer normalisation (hasLayerNorm) is not supported";
@@ -207,6 +208,7 @@ public final class PatternHandlers {
                 .outputQParams(ctx.outputQParams())
                 .dynamic(ctx.dynamic())
                 .reduceRange(ctx.dynamic() && ctx.qconfig().activation().create().quantMax() <= 127)
+                .perTimeStep(root instanceof RnnOutputLayer r ? r.getRnnDataFormat() : null)
                 .build();
         INDArray w = ctx.rootParams().get("W");
         INDArray b = ctx.rootParams().get("b");

@@ -1,5 +1,8 @@
 package io.github.dl4jquant.nn;
 
+import org.deeplearning4j.nn.conf.RNNFormat;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+
 import io.github.dl4jquant.QParams;
 import java.util.Objects;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
@@ -20,6 +23,7 @@ public abstract class QuantizedDenseBase extends FeedForwardLayer {
     private boolean reduceRange;
     private QParamsConfig inputQParamsConfig;
     private QParamsConfig outputQParamsConfig;
+    private RNNFormat rnnDataFormat;
 
     /** For Jackson. */
     protected QuantizedDenseBase() {
@@ -31,6 +35,29 @@ public abstract class QuantizedDenseBase extends FeedForwardLayer {
         this.reduceRange = b.reduceRange;
         this.inputQParamsConfig = QParamsConfig.of(b.inputQParams);
         this.outputQParamsConfig = QParamsConfig.of(b.outputQParams);
+        this.rnnDataFormat = b.rnnDataFormat;
+    }
+
+    /**
+     * The sequence format when the layer is applied at every time step (from DL4J's {@code RnnOutputLayer}), or null
+     * for a feed-forward layer.
+     */
+    public RNNFormat getRnnDataFormat() {
+        return rnnDataFormat;
+    }
+
+    public void setRnnDataFormat(RNNFormat rnnDataFormat) {
+        this.rnnDataFormat = rnnDataFormat;
+    }
+
+    /** Recurrent output for a per-time-step layer, as DL4J's {@code RnnOutputLayer}; feed-forward otherwise. */
+    @Override
+    public InputType getOutputType(int layerIndex, InputType inputType) {
+        if (rnnDataFormat == null || inputType == null || inputType.getType() != InputType.Type.RNN) {
+            return super.getOutputType(layerIndex, inputType);
+        }
+        return InputType.recurrent(nOut, ((InputType.InputTypeRecurrent) inputType).getTimeSeriesLength(),
+                rnnDataFormat);
     }
 
     /** Per-tensor input parameters (null when dynamic). */
@@ -89,12 +116,13 @@ public abstract class QuantizedDenseBase extends FeedForwardLayer {
         QuantizedDenseBase q = (QuantizedDenseBase) o;
         return dynamic == q.dynamic && reduceRange == q.reduceRange
                 && Objects.equals(inputQParamsConfig, q.inputQParamsConfig)
-                && Objects.equals(outputQParamsConfig, q.outputQParamsConfig);
+                && Objects.equals(outputQParamsConfig, q.outputQParamsConfig) && rnnDataFormat == q.rnnDataFormat;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), dynamic, reduceRange, inputQParamsConfig, outputQParamsConfig);
+        return Objects.hash(super.hashCode(), dynamic, reduceRange, inputQParamsConfig, outputQParamsConfig,
+                rnnDataFormat);
     }
 
     /** The builder options both layers take. */
@@ -104,6 +132,13 @@ public abstract class QuantizedDenseBase extends FeedForwardLayer {
         protected boolean reduceRange;
         protected QParams inputQParams;
         protected QParams outputQParams;
+        protected RNNFormat rnnDataFormat;
+
+        /** Applies the layer at every time step of sequences in {@code format} (an RnnOutputLayer's). */
+        public T perTimeStep(RNNFormat format) {
+            this.rnnDataFormat = format;
+            return (T) this;
+        }
 
         /** Per-tensor parameters of the input; ignored when dynamic. */
         public T inputQParams(QParams q) {

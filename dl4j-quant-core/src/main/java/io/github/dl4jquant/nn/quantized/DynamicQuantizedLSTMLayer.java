@@ -17,6 +17,11 @@ public class DynamicQuantizedLSTMLayer extends DynamicQuantizedRecurrentLayer<Dy
     }
 
     @Override
+    protected boolean keepsFeedForwardMask() {
+        return false;
+    }
+
+    @Override
     protected boolean hasCellState() {
         return true;
     }

@@ -24,8 +24,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * input product over the whole sequence at once ({@code [T * B, nIn]} rows, one dynamic scale), then per time step
  * the recurrent product of the previous hidden state (a dynamic scale per step), {@code gates = HH + IH[t]} in float,
  * and the cell's own float update ({@link #cellStep}). The backward direction of a bidirectional layer runs the same
- * from the last step to the first and is combined as DL4J's {@code BidirectionalLayer} does. Masks zero the states of
- * masked steps, as DL4J's LSTM and SimpleRnn do; {@code rnnTimeStep} keeps the last states between calls.
+ * from the last step to the first and is combined as DL4J's {@code BidirectionalLayer} does. A mask zeroes the states
+ * of masked steps where the DL4J layer would apply it ({@link #keepsFeedForwardMask}); {@code rnnTimeStep} keeps the
+ * last states between calls.
  *
  * <pre>{@code
  * INDArray y = graph.outputSingle(x);            // x [batch, nIn, T] (NCW) or [batch, T, nIn] (NWC)
@@ -84,6 +85,13 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
             return rows;
         }
     }
+
+    /**
+     * Whether a feature mask reaching the layer in the forward pass masks its steps, as in the DL4J layer it replaces:
+     * DL4J's SimpleRnn keeps it (AbstractLayer's default), its LSTM and GravesLSTM only pass it on (their forward pass
+     * masks only what {@code setMaskArray} set, e.g. inside DL4J's Bidirectional during training).
+     */
+    protected abstract boolean keepsFeedForwardMask();
 
     /** True when the cell has a cell state besides the hidden state (LSTMs). */
     protected abstract boolean hasCellState();
@@ -255,7 +263,10 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
     @Override
     public Pair<INDArray, MaskState> feedForwardMaskArray(INDArray maskArray, MaskState currentMaskState,
                                                           int minibatchSize) {
-        // as DL4J's LSTM: the mask passes through to later layers unchanged
+        if (keepsFeedForwardMask()) {
+            this.maskArray = maskArray;
+            this.maskState = currentMaskState;
+        }
         return new Pair<>(maskArray, MaskState.Passthrough);
     }
 

@@ -12,6 +12,11 @@ public class DynamicQuantizedSimpleRnnLayer extends DynamicQuantizedRecurrentLay
     }
 
     @Override
+    protected boolean keepsFeedForwardMask() {
+        return true;
+    }
+
+    @Override
     protected boolean hasCellState() {
         return false;
     }

@@ -100,6 +100,7 @@ public class QuantizedDense extends QuantizedDenseBase implements Int8Handover {
                 .inputQParams(conf.isDynamic() ? null : conf.getInputQParams())
                 .outputQParams(conf.getOutputQParams())
                 .dynamic(conf.isDynamic())
+                .perTimeStep(conf.getRnnDataFormat())
                 .reduceRange(conf.isReduceRange())
                 .nIn(k).nOut(n)
                 .activation(conf.getActivationFn());

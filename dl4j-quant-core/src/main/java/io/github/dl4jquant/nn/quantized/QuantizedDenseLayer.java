@@ -3,6 +3,8 @@ package io.github.dl4jquant.nn.quantized;
 import io.github.dl4jquant.nn.ActivationArrays;
 import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
+import io.github.dl4jquant.nn.TimeSteps;
+import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.AbstractLayer;
@@ -33,7 +35,18 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         QuantizedDense c = layerConf();
-        INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), describe(c));
+        if (c.getRnnDataFormat() == null) {
+            return activateRows(input, workspaceMgr);
+        }
+        INDArray rows = TimeSteps.toRows(input, c.getRnnDataFormat(), c.getNIn(), describe(c));
+        long steps = input.size(c.getRnnDataFormat() == RNNFormat.NWC ? 1 : 2);
+        return TimeSteps.fromRows(activateRows(rows, workspaceMgr), input.size(0), steps, c.getRnnDataFormat(),
+                dataType, workspaceMgr);
+    }
+
+    private INDArray activateRows(INDArray rows, LayerWorkspaceMgr workspaceMgr) {
+        QuantizedDense c = layerConf();
+        INDArray x = DenseLayerSupport.floatMatrix(rows, c.getNIn(), describe(c));
         int m = (int) x.size(0);
         int n = (int) c.getNOut();
         if (m == 0) {

@@ -3,6 +3,8 @@ package io.github.dl4jquant.nn.reference;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
+import io.github.dl4jquant.nn.TimeSteps;
+import org.deeplearning4j.nn.conf.RNNFormat;
 import io.github.dl4jquant.nn.QuantMath;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -38,8 +40,19 @@ public class ReferenceQuantizedDenseLayer extends BaseLayer<ReferenceQuantizedDe
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         ReferenceQuantizedDense c = layerConf();
+        if (c.getRnnDataFormat() == null) {
+            return activateRows(input, workspaceMgr);
+        }
+        INDArray rows = TimeSteps.toRows(input, c.getRnnDataFormat(), c.getNIn(), describe());
+        long steps = input.size(c.getRnnDataFormat() == RNNFormat.NWC ? 1 : 2);
+        return TimeSteps.fromRows(activateRows(rows, workspaceMgr), input.size(0), steps, c.getRnnDataFormat(),
+                dataType, workspaceMgr);
+    }
+
+    private INDArray activateRows(INDArray rows, LayerWorkspaceMgr workspaceMgr) {
+        ReferenceQuantizedDense c = layerConf();
         String name = describe();
-        INDArray x = DenseLayerSupport.floatMatrix(input, c.getNIn(), name);
+        INDArray x = DenseLayerSupport.floatMatrix(rows, c.getNIn(), name);
         int m = (int) x.size(0);
         int k = (int) c.getNIn();
         int n = (int) c.getNOut();
