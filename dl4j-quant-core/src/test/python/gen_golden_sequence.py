@@ -60,6 +60,7 @@ def header(seed, section_seed):
 
 
 def max_abs(a, b):
+    a, b = (t.detach() if isinstance(t, torch.Tensor) else t for t in (a, b))
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)))) if np.size(a) else 0.0
 
 
@@ -449,10 +450,20 @@ def embedding_record(emb, qconfig, bits, indices):
                     'module_forward_bug': 'nnq.Embedding.from_float drops the dtype, so the 4-bit module calls '
                                           'embedding_byte and returns shape %s instead of %s; lookup_output is '
                                           'torch.ops.quantized.embedding_4bit on the same packed weight'
-                                          % (list(q(indices).shape), list(lookup.shape))})
+                                          % (list(q(indices).shape), list(lookup.shape)),
+                    'embedding_bag_module_equals_lookup_output': embedding_bag_4bit_equals(emb, indices, lookup)})
     else:
         rec['module_forward_equals_lookup_output'] = bool(torch.equal(q(indices), lookup))
     return rec
+
+
+def embedding_bag_4bit_equals(emb, indices, lookup):
+    """nnq.EmbeddingBag (whose from_float keeps the dtype) with one index per bag must give the 4-bit lookup rows."""
+    bag = nn.EmbeddingBag(emb.num_embeddings, emb.embedding_dim, mode='sum')
+    bag.weight = emb.weight
+    bag.qconfig = float_qparams_weight_only_qconfig_4bit
+    q = nnq.EmbeddingBag.from_float(bag)
+    return bool(torch.equal(q(indices, torch.arange(indices.numel())), lookup))
 
 
 def embedding_section(seed, section_seed):
