@@ -349,6 +349,25 @@ def rnn_cell_section(seed, section_seed):
 # ----------------------------------------------------------------------------------------------------------------------
 # linear_dynamic.json
 
+def linear_stress_check(calls=300):
+    """More dynamic products than the cases hold (random ranges, one-signed, constant and all-zero inputs): the numpy
+    re-implementation must equal the kernel bit for bit on each engine (reduce_range=True, as the modules call it)."""
+    shapes = [(1, 8), (5, 8), (4, 3, 8), (64, 8)]
+    for eng in ENGINES:
+        with engine(eng):
+            for n in range(calls):
+                lin = nn.Linear(8, 16)
+                qc = default_dynamic_qconfig if n % 2 else per_channel_dynamic_qconfig
+                dl = DynamicLinear(quantize_dynamic(nn.Sequential(lin), {nn.Linear: qc})[0]._packed_params._packed_params)
+                x = torch.randn(shapes[n % len(shapes)]) * 10 ** (torch.rand(1).item() * 4 - 2)
+                kind = n % 6
+                x = x.abs() if kind == 1 else -x.abs() if kind == 2 else x * 0 + 0.37 if kind == 3 else x * 0 if kind == 4 else x
+                assert_bit_exact('linear stress %s #%d' % (eng, n), dl(x.numpy(), True, eng), dl.torch_kernel(x.numpy(), True))
+    return {'engines': list(ENGINES), 'calls_per_engine': calls, 'all_bit_exact': True,
+            'inputs': 'shapes [1,8] [5,8] [4,3,8] [64,8], scale 10^U(-2,2), mixed-sign / positive / negative / '
+                      'constant 0.37 / all-zero, per-tensor and per-channel weights'}
+
+
 def linear_section(seed, section_seed):
     torch.manual_seed(section_seed)
     cases = []
@@ -388,6 +407,7 @@ def linear_section(seed, section_seed):
                             case['per_time_step_calls_max_abs_diff'] = max_abs(per_step, y.numpy())
                         cases.append(case)
     out = header(seed, section_seed)
+    out['stress_check'] = linear_stress_check()
     out.update({'layout': 'Linear(8,16): weight [out,in] = [16,8] (DL4J DenseLayer W is its transpose), bias [16]; '
                           'input 2-D [12,8] or 3-D [T,B,I] = [6,3,8]',
                 'semantics': 'one dynamic (scale, zero_point) over ALL elements of the input, whatever its rank; '
@@ -395,7 +415,7 @@ def linear_section(seed, section_seed):
                              'ignores reduce_range)',
                 'full_range_note': 'onednn with reduce_range=False is exact only on CPUs with VNNI; without VNNI '
                                    '(or ONEDNN_MAX_CPU_ISA=AVX2) u8*s8 pair sums saturate to int16 and '
-                                   'module_vs_exact_int32_reference_max_abs_diff becomes large (~0.8 seen)',
+                                   'module_vs_exact_int32_reference_max_abs_diff becomes large (up to 1.4 seen)',
                 'cases': cases})
     return out
 
@@ -561,10 +581,7 @@ def main(argv):
     sections = (('lstm_dynamic.json', lstm_section), ('rnn_cell_dynamic.json', rnn_cell_section),
                 ('linear_dynamic.json', linear_section), ('embedding_weight_only.json', embedding_section),
                 ('seq_classifier_e2e.json', e2e_section))
-    only = os.environ.get('GOLDEN_ONLY')
     for k, (name, fn) in enumerate(sections):
-        if only and only not in name:
-            continue
         dump(out_dir, name, fn(seed, seed + k))
     return 0
 
