@@ -41,6 +41,12 @@ import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
 import org.deeplearning4j.nn.conf.layers.convolutional.Cropping1D;
 import org.deeplearning4j.nn.conf.layers.convolutional.Cropping2D;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.GravesLSTM;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
+import org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
+import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedRecurrent;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.nd4j.linalg.activations.Activation;
 
@@ -60,6 +66,9 @@ import org.nd4j.linalg.activations.Activation;
  *     layers keep dynamic int8, whose float output needs no pinning.</li>
  * <li>{@code ActivationLayer} with RELU, RELU6, HARDTANH or IDENTITY and {@code MergeVertex} (concatenation): output
  *     shares the input's observer.</li>
+ * <li>{@code LSTM}, {@code GravesLSTM}, {@code SimpleRnn}, {@code Bidirectional} and {@code LastTimeStep} (holding
+ *     one of them): dynamic int8 only, PyTorch's {@code _get_rnn_op_configs}; the reference module is the layer
+ *     class itself with quantize-dequantized weights.</li>
  * <li>{@code ElementWiseVertex} (add, product, ...) and {@code (ElementWiseVertex, ActivationLayer[RELU])}: PyTorch's
  *     binary ops with and without a trailing ReLU.</li>
  * <li>{@code EmbeddingLayer} and {@code EmbeddingSequenceLayer} (any activation): PyTorch's
@@ -104,6 +113,9 @@ public final class BackendConfigs {
     static final List<Class<?>> SHARE_QPARAMS_LAYERS = List.of(SubsamplingLayer.class, Subsampling1DLayer.class,
             GlobalPoolingLayer.class, ZeroPaddingLayer.class, ZeroPadding1DLayer.class, Cropping2D.class,
             Cropping1D.class, Upsampling2D.class, Upsampling1D.class, DropoutLayer.class);
+
+    private static final List<Class<? extends Layer>> RECURRENT_LAYERS = List.of(LSTM.class, GravesLSTM.class,
+            SimpleRnn.class, Bidirectional.class, LastTimeStep.class);
 
     private static final List<Activation> ONEDNN_EXTRA_FUSIONS = List.of(Activation.LEAKYRELU, Activation.TANH);
 
@@ -181,6 +193,7 @@ public final class BackendConfigs {
             backend.setBackendPatternConfigs(convolutionConfigs(conv, t));
         }
         backend.setBackendPatternConfigs(batchNormConfigs(t));
+        backend.setBackendPatternConfigs(recurrentConfigs(t));
         backend.setBackendPatternConfigs(embeddingConfigs());
         for (Class<?> op : SHARE_QPARAMS_LAYERS) {
             backend.setBackendPatternConfig(new BackendPatternConfig(op)
@@ -304,6 +317,21 @@ public final class BackendConfigs {
                 rooted(new BackendPatternConfig(Pattern.of(OutputLayer.class, act)).setDtypeConfigs(weighted),
                         OutputLayer.class),
                 new BackendPatternConfig(Pattern.of(ActivationLayer.class, act)).setDtypeConfigs(op));
+    }
+
+    /**
+     * PyTorch's {@code _get_rnn_op_configs}: DL4J's LSTM, GravesLSTM and SimpleRnn, also as the wrappers that hold them
+     * (Bidirectional, LastTimeStep), with the dynamic int8 dtype configs only: PyTorch quantizes RNNs dynamically. The
+     * reference module is the layer class itself, computing with quantize-dequantized weights
+     * ({@link ReferenceQuantizedRecurrent}), as PyTorch's reference LSTM is an {@code nn.LSTM}.
+     */
+    private static List<BackendPatternConfig> recurrentConfigs(DTypes t) {
+        List<BackendPatternConfig> configs = new ArrayList<>();
+        for (Class<? extends Layer> rnn : RECURRENT_LAYERS) {
+            configs.add(new BackendPatternConfig(rnn).setDtypeConfigs(t.dynamic()).setRootModule(rnn)
+                    .setReferenceQuantizedModule(rnn));
+        }
+        return configs;
     }
 
     /**

@@ -54,6 +54,9 @@ public final class PatternHandlers {
 
     static {
         BY_REFERENCE_MODULE.put(ReferenceQuantizedDense.class, PatternHandlers::convertDense);
+        for (Class<?> c : RecurrentConversion.ROOTS) {
+            BY_REFERENCE_MODULE.put(c, RecurrentConversion::convert);
+        }
         for (Class<?> c : List.of(ReferenceQuantizedConvolution2D.class, ReferenceQuantizedConvolution1D.class,
                 ReferenceQuantizedDepthwiseConvolution2D.class)) {
             BY_REFERENCE_MODULE.put(c, PatternHandlers::convertConvolution);
@@ -84,6 +87,14 @@ public final class PatternHandlers {
      */
     public static PatternHandler embedding() {
         return PatternHandlers::convertEmbedding;
+    }
+
+    /**
+     * The built-in handler for recurrent roots (LSTM, GravesLSTM, SimpleRnn, also in Bidirectional / LastTimeStep):
+     * the float layer with quantize-dequantized weights, or the dynamic int8 recurrent layer when lowering.
+     */
+    public static PatternHandler recurrent() {
+        return RecurrentConversion::convert;
     }
 
     /** The built-in handler for a reference quantized module class, or null when there is none. */

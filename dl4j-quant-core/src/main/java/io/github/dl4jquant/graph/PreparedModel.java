@@ -207,6 +207,9 @@ public final class PreparedModel {
 
     /** Layer options the built-in dense conversion cannot represent; known before calibration. */
     private static String unsupportedReason(BackendPatternConfig config, Layer rootLayer) {
+        if (RecurrentConversion.ROOTS.contains(config.getReferenceQuantizedModule())) {
+            return RecurrentConversion.unsupportedReason(rootLayer);
+        }
         return config.getReferenceQuantizedModule() == ReferenceQuantizedDense.class
                 ? PatternHandlers.unsupportedDenseReason(rootLayer) : null;
     }

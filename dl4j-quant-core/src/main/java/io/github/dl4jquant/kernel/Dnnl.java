@@ -144,6 +144,7 @@ final class Dnnl {
             boolean saturates = true;
             boolean convolutionExact = false;
             try {
+                DnnlCpuIsa.capBelowAmx();
                 e = new engine(engine.kind.cpu, 0);
                 boolean matmulSaturates = !exact(e, (byte) 255, false);
                 reason = matmulSaturates && !exact(e, (byte) 128, false)
@@ -153,6 +154,10 @@ final class Dnnl {
                 saturates = matmulSaturates || convolutionExact && !exact(e, (byte) 255, true);
             } catch (Throwable t) {   // UnsatisfiedLinkError, NoClassDefFoundError, dnnl's own errors
                 reason = "oneDNN (org.bytedeco:dnnl) could not be loaded: " + t;
+            }
+            if (reason == null && DnnlCpuIsa.amxUncapped()) {
+                reason = "oneDNN runs its AMX kernels, which corrupt memory in ND4J M2.1's oneDNN 2.5; start the JVM "
+                        + "with DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI";
             }
             ENGINE = e;
             UNAVAILABLE = reason;

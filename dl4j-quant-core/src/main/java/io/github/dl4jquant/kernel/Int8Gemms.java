@@ -170,6 +170,7 @@ public final class Int8Gemms {
     }
 
     private static Int8Gemm detect() {
+        DnnlCpuIsa.capBelowAmx();
         String buildInfo = nd4jBuildInfo();
         boolean hasOneDnn = buildInfo.contains("HAVE_ONEDNN");
         LOG.info("ND4J native build: {} ({})", hasOneDnn ? "with oneDNN (HAVE_ONEDNN)" : "without oneDNN",
@@ -227,6 +228,10 @@ public final class Int8Gemms {
 
     /** Runs a small product with a known exact answer through both output types; null when all is right. */
     static String probe(Int8Gemm kernel) {
+        if (kernel instanceof OneDnnInt8Gemm && DnnlCpuIsa.amxUncapped()) {
+            return "oneDNN runs its AMX kernels, which corrupt memory in ND4J M2.1's oneDNN 2.5 (set "
+                    + "DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI)";
+        }
         // Row 0 and column 0 are extreme values: int16 pair sums of u8*s8 products saturate on them
         int m = 3;
         int k = 6;

@@ -35,7 +35,14 @@ public final class WeightLayouts {
      * (W {@code [nIn, nOut]} holds one row per index, quantized row by row as PyTorch's Embedding weight).
      */
     public static int outputChannelAxis(Layer layer) {
-        return layer instanceof DenseLayer || layer instanceof BaseOutputLayer ? 1 : 0;
+        return layer instanceof DenseLayer || layer instanceof BaseOutputLayer || isRecurrent(layer) ? 1 : 0;
+    }
+
+    /** Recurrent layers and their wrappers keep W [nIn, gates] and RW [nOut, gates]: gates are columns. */
+    private static boolean isRecurrent(Layer layer) {
+        return layer instanceof org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer
+                || layer instanceof org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional
+                || layer instanceof org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep;
     }
 
     /** The weight as weight observers see it (a view or a copy; never modified). */
