@@ -69,6 +69,13 @@ class BackendConfigsTest {
         if (root == EmbeddingLayer.class) {
             return ReferenceQuantizedEmbedding.class;
         }
+        if (java.util.List.of(org.deeplearning4j.nn.conf.layers.LSTM.class,
+                org.deeplearning4j.nn.conf.layers.GravesLSTM.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep.class).contains(root)) {
+            return root;   // recurrent patterns name the float layer itself as their reference module
+        }
         if (root == EmbeddingSequenceLayer.class) {
             return ReferenceQuantizedEmbeddingSequence.class;
         }
