@@ -12,6 +12,7 @@ import java.util.Map;
  * QParams act = QParams.perTensor(0.02f, 3, QuantDType.QUINT8, 0, 255, QScheme.PER_TENSOR_AFFINE);
  * QParams w = QParams.perChannel(new float[] {0.01f, 0.02f}, new int[] {0, 0}, 1,
  *         QuantDType.QINT8, -128, 127, QScheme.PER_CHANNEL_SYMMETRIC);
+ * QParams rows = QParams.perChannelFloatQParams(rowScales, rowZeroPoints, 0, QuantDType.QUINT8, 0, 255);
  * act.scale();     // 0.02f
  * w.scales()[1];   // 0.02f
  * }</pre>
@@ -22,21 +23,23 @@ import java.util.Map;
 public final class QParams {
     private final float[] scales;
     private final int[] zeroPoints;
+    private final float[] floatZeroPoints;
     private final int axis;
     private final QuantDType dtype;
     private final int quantMin;
     private final int quantMax;
     private final QScheme qscheme;
 
-    private QParams(float[] scales, int[] zeroPoints, int axis, QuantDType dtype, int quantMin, int quantMax,
-                    QScheme qscheme) {
-        if (scales.length == 0 || scales.length != zeroPoints.length) {
+    private QParams(float[] scales, int[] zeroPoints, float[] floatZeroPoints, int axis, QuantDType dtype,
+                    int quantMin, int quantMax, QScheme qscheme) {
+        int zeroPointCount = zeroPoints != null ? zeroPoints.length : floatZeroPoints.length;
+        if (scales.length == 0 || scales.length != zeroPointCount) {
             throw new IllegalArgumentException("QParams need as many zero points as scales (at least one); got "
-                    + scales.length + " scales and " + zeroPoints.length + " zero points");
+                    + scales.length + " scales and " + zeroPointCount + " zero points");
         }
         if (dtype == null || !dtype.isQuantized()) {
-            throw new IllegalArgumentException("QParams dtype must be a quantized dtype (quint8, qint8, qint32); got "
-                    + dtype);
+            throw new IllegalArgumentException("QParams dtype must be a quantized dtype (quint8, qint8, quint4x2, "
+                    + "qint32); got " + dtype);
         }
         if (quantMin >= quantMax) {
             throw new IllegalArgumentException("QParams quantMin (" + quantMin + ") must be below quantMax ("
@@ -47,8 +50,15 @@ public final class QParams {
                 throw new IllegalArgumentException("QParams scale[" + i + "] must be finite and > 0; got " + scales[i]);
             }
         }
+        for (int i = 0; floatZeroPoints != null && i < floatZeroPoints.length; i++) {
+            if (!Float.isFinite(floatZeroPoints[i])) {
+                throw new IllegalArgumentException("QParams zero_point[" + i + "] must be finite; got "
+                        + floatZeroPoints[i]);
+            }
+        }
         this.scales = scales.clone();
-        this.zeroPoints = zeroPoints.clone();
+        this.zeroPoints = zeroPoints == null ? null : zeroPoints.clone();
+        this.floatZeroPoints = floatZeroPoints == null ? null : floatZeroPoints.clone();
         this.axis = axis;
         this.dtype = dtype;
         this.quantMin = quantMin;
@@ -62,7 +72,7 @@ public final class QParams {
         if (qscheme.isPerChannel()) {
             throw new IllegalArgumentException("perTensor QParams need a per-tensor qscheme; got " + qscheme);
         }
-        return new QParams(new float[] {scale}, new int[] {zeroPoint}, -1, dtype, quantMin, quantMax, qscheme);
+        return new QParams(new float[] {scale}, new int[] {zeroPoint}, null, -1, dtype, quantMin, quantMax, qscheme);
     }
 
     /** Per-tensor parameters over the dtype's full range. */
@@ -73,13 +83,29 @@ public final class QParams {
     /** Per-channel parameters along {@code axis}. */
     public static QParams perChannel(float[] scales, int[] zeroPoints, int axis, QuantDType dtype, int quantMin,
                                      int quantMax, QScheme qscheme) {
-        if (!qscheme.isPerChannel()) {
-            throw new IllegalArgumentException("perChannel QParams need a per-channel qscheme; got " + qscheme);
+        if (!qscheme.isPerChannel() || qscheme.isFloatQParams()) {
+            throw new IllegalArgumentException("perChannel QParams need an integer per-channel qscheme; got " + qscheme
+                    + (qscheme.isFloatQParams() ? " (use perChannelFloatQParams)" : ""));
         }
+        requireAxis(axis);
+        return new QParams(scales, zeroPoints, null, axis, dtype, quantMin, quantMax, qscheme);
+    }
+
+    /**
+     * Per-channel parameters with float zero points ({@link QScheme#PER_CHANNEL_AFFINE_FLOAT_QPARAMS}, PyTorch's
+     * embedding rows): {@code q = clamp(rint(x * (1 / scale) + zp), quantMin, quantMax)}, {@code x = (q - zp) * scale}.
+     */
+    public static QParams perChannelFloatQParams(float[] scales, float[] zeroPoints, int axis, QuantDType dtype,
+                                                 int quantMin, int quantMax) {
+        requireAxis(axis);
+        return new QParams(scales, null, zeroPoints, axis, dtype, quantMin, quantMax,
+                QScheme.PER_CHANNEL_AFFINE_FLOAT_QPARAMS);
+    }
+
+    private static void requireAxis(int axis) {
         if (axis < 0) {
             throw new IllegalArgumentException("perChannel QParams need an axis >= 0; got " + axis);
         }
-        return new QParams(scales, zeroPoints, axis, dtype, quantMin, quantMax, qscheme);
     }
 
     /** The scales (a copy); length 1 for per-tensor parameters. */
@@ -87,9 +113,30 @@ public final class QParams {
         return scales.clone();
     }
 
-    /** The zero points (a copy); length 1 for per-tensor parameters. */
+    /**
+     * The integer zero points (a copy); length 1 for per-tensor parameters.
+     *
+     * @throws IllegalStateException for float zero points ({@link QScheme#isFloatQParams()}): use
+     *                               {@link #floatZeroPoints()}
+     */
     public int[] zeroPoints() {
+        if (zeroPoints == null) {
+            throw new IllegalStateException("zeroPoints(): these " + this + " have float zero points: use "
+                    + "floatZeroPoints()");
+        }
         return zeroPoints.clone();
+    }
+
+    /** The zero points as floats (a copy): the float zero points of float qparams, else the integer ones. */
+    public float[] floatZeroPoints() {
+        if (floatZeroPoints != null) {
+            return floatZeroPoints.clone();
+        }
+        float[] z = new float[zeroPoints.length];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = zeroPoints[i];
+        }
+        return z;
     }
 
     /** The single scale of per-tensor parameters. */
@@ -148,7 +195,7 @@ public final class QParams {
         m.put("dtype", dtype.torchName());
         if (isPerChannel()) {
             m.put("scale", scales.clone());
-            m.put("zero_point", zeroPoints.clone());
+            m.put("zero_point", zeroPoints != null ? zeroPoints.clone() : floatZeroPoints.clone());
             m.put("axis", axis);
         } else {
             m.put("scale", scales[0]);
@@ -169,12 +216,14 @@ public final class QParams {
         }
         QParams q = (QParams) o;
         return axis == q.axis && quantMin == q.quantMin && quantMax == q.quantMax && dtype == q.dtype
-                && qscheme == q.qscheme && Arrays.equals(scales, q.scales) && Arrays.equals(zeroPoints, q.zeroPoints);
+                && qscheme == q.qscheme && Arrays.equals(scales, q.scales) && Arrays.equals(zeroPoints, q.zeroPoints)
+                && Arrays.equals(floatZeroPoints, q.floatZeroPoints);
     }
 
     @Override
     public int hashCode() {
-        return 31 * (31 * Arrays.hashCode(scales) + Arrays.hashCode(zeroPoints)) + qscheme.hashCode();
+        return 31 * (31 * Arrays.hashCode(scales) + Arrays.hashCode(zeroPoints) + Arrays.hashCode(floatZeroPoints))
+                + qscheme.hashCode();
     }
 
     @Override

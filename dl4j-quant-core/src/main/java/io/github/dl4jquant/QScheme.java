@@ -20,7 +20,12 @@ public enum QScheme {
     /** One scale and zero point per slice along an axis. */
     PER_CHANNEL_AFFINE("torch.per_channel_affine"),
     /** One scale per slice along an axis, each range centred on zero. */
-    PER_CHANNEL_SYMMETRIC("torch.per_channel_symmetric");
+    PER_CHANNEL_SYMMETRIC("torch.per_channel_symmetric"),
+    /**
+     * One scale and one <em>float</em> zero point per slice (embedding rows): {@code q = rint(x / scale + zp)}, so
+     * a row's minimum maps to 0 exactly ({@code zp = -min / scale}).
+     */
+    PER_CHANNEL_AFFINE_FLOAT_QPARAMS("torch.per_channel_affine_float_qparams");
 
     private final String torchName;
 
@@ -34,7 +39,12 @@ public enum QScheme {
     }
 
     public boolean isPerChannel() {
-        return this == PER_CHANNEL_AFFINE || this == PER_CHANNEL_SYMMETRIC;
+        return this == PER_CHANNEL_AFFINE || this == PER_CHANNEL_SYMMETRIC || this == PER_CHANNEL_AFFINE_FLOAT_QPARAMS;
+    }
+
+    /** True when zero points are floats ({@link #PER_CHANNEL_AFFINE_FLOAT_QPARAMS}). */
+    public boolean isFloatQParams() {
+        return this == PER_CHANNEL_AFFINE_FLOAT_QPARAMS;
     }
 
     public boolean isSymmetric() {

@@ -19,6 +19,11 @@ public enum QuantDType {
     QUINT8("torch.quint8", 0, 255, DataType.UBYTE),
     /** Signed 8-bit integers, range [-128, 127], held in ND4J {@code BYTE}. */
     QINT8("torch.qint8", -128, 127, DataType.BYTE),
+    /**
+     * Unsigned 4-bit integers, range [0, 15]: PyTorch packs two per byte ({@code torch.quint4x2}, the 4-bit
+     * embedding rows of {@code float_qparams_weight_only_qconfig_4bit}); one code is held per ND4J {@code UBYTE}.
+     */
+    QUINT4X2("torch.quint4x2", 0, 15, DataType.UBYTE),
     /** Signed 32-bit integers (accumulators, biases), held in ND4J {@code INT}. */
     QINT32("torch.qint32", Integer.MIN_VALUE, Integer.MAX_VALUE, DataType.INT),
     /** IEEE half precision; not an integer dtype. */
@@ -60,7 +65,7 @@ public enum QuantDType {
 
     /** True for the integer (quantized) dtypes. */
     public boolean isQuantized() {
-        return this == QUINT8 || this == QINT8 || this == QINT32;
+        return this == QUINT8 || this == QINT8 || this == QUINT4X2 || this == QINT32;
     }
 
     /**

@@ -52,7 +52,7 @@ public final class QuantOps {
      */
     public static INDArray quantizePerChannel(INDArray x, float[] scales, int[] zeroPoints, int axis, QuantDType dtype) {
         checkDtype(dtype);
-        ChannelLayout layout = ChannelLayout.of(x, axis, scales, zeroPoints);
+        ChannelLayout layout = ChannelLayout.of(x, axis, scales.length, zeroPoints.length);
         for (int c = 0; c < scales.length; c++) {
             checkScale(scales[c], "scales[" + c + "]");
             checkZeroPoint(zeroPoints[c], dtype, "zeroPoints[" + c + "]");
@@ -60,8 +60,43 @@ public final class QuantOps {
         return wrap(quantize(floats(x, "x"), layout, scales, zeroPoints, dtype), x.shape(), dtype);
     }
 
+    /**
+     * Quantizes {@code x} with one scale and one float zero point per slice along {@code axis}, as ATen's
+     * {@code quantize_tensor_per_channel_float_qparams}: {@code q = clamp(rint(x * (1.0f / scale) + zp), qmin, qmax)}
+     * in float32 with the dtype's range (quint4x2: one code in [0, 15] per UBYTE, unpacked).
+     */
+    public static INDArray quantizePerChannelFloatQParams(INDArray x, float[] scales, float[] zeroPoints, int axis,
+                                                          QuantDType dtype) {
+        checkDtype(dtype);
+        if (dtype == QuantDType.QINT32) {
+            throw new IllegalArgumentException("quantize: float qparams need an 8- or 4-bit dtype; got "
+                    + dtype.torchName());
+        }
+        ChannelLayout layout = ChannelLayout.of(x, axis, scales.length, zeroPoints.length);
+        for (int c = 0; c < scales.length; c++) {
+            checkScale(scales[c], "scales[" + c + "]");
+        }
+        float[] v = floats(x, "x");
+        byte[] q = new byte[v.length];
+        int i = 0;
+        for (long outer = 0; outer < layout.outer; outer++) {
+            for (int c = 0; c < layout.channels; c++) {
+                float inv = 1.0f / scales[c];
+                for (int end = i + (int) layout.inner; i < end; i++) {
+                    q[i] = (byte) quantizeValueFloatQParams(v[i], inv, zeroPoints[c], dtype.quantMin(),
+                            dtype.quantMax());
+                }
+            }
+        }
+        rejectNaN(v);
+        return wrap(q, x.shape(), dtype);
+    }
+
     /** Quantizes with {@code p}, per tensor or per channel along {@code p.axis()}. */
     public static INDArray quantize(INDArray x, QParams p) {
+        if (p.qscheme().isFloatQParams()) {
+            return quantizePerChannelFloatQParams(x, p.scales(), p.floatZeroPoints(), p.axis(), p.dtype());
+        }
         if (p.isPerChannel()) {
             return quantizePerChannel(x, p.scales(), p.zeroPoints(), p.axis(), p.dtype());
         }
@@ -80,16 +115,26 @@ public final class QuantOps {
         int[] v = contiguous(q).data().asInt();
         float[] out = new float[v.length];
         float[] scales = p.scales();
-        int[] zps = p.zeroPoints();
-        ChannelLayout layout = p.isPerChannel() ? ChannelLayout.of(q, p.axis(), scales, zps) : ChannelLayout.perTensor(v.length);
+        boolean floatZeroPoints = p.qscheme().isFloatQParams();
+        float[] floatZps = floatZeroPoints ? p.floatZeroPoints() : null;
+        int[] zps = floatZeroPoints ? null : p.zeroPoints();
+        ChannelLayout layout = p.isPerChannel() ? ChannelLayout.of(q, p.axis(), scales.length, scales.length)
+                : ChannelLayout.perTensor(v.length);
         for (long outer = 0; outer < layout.outer; outer++) {
             for (int c = 0; c < layout.channels; c++) {
                 int from = (int) ((outer * layout.channels + c) * layout.inner);
                 int to = from + (int) layout.inner;
                 float s = scales[c];
-                int zp = zps[c];
-                for (int i = from; i < to; i++) {
-                    out[i] = (v[i] - zp) * s;
+                if (floatZeroPoints) {
+                    float zp = floatZps[c];
+                    for (int i = from; i < to; i++) {
+                        out[i] = (v[i] - zp) * s;
+                    }
+                } else {
+                    int zp = zps[c];
+                    for (int i = from; i < to; i++) {
+                        out[i] = (v[i] - zp) * s;
+                    }
                 }
             }
         }
@@ -114,6 +159,16 @@ public final class QuantOps {
         float hi = qmax - zeroPoint;
         t = t < lo ? lo : (t > hi ? hi : t);
         return (int) Math.rint(t) + zeroPoint;
+    }
+
+    /**
+     * One value with a float zero point, as ATen's {@code quantize_val_float_qparams}:
+     * {@code clamp(rint(x * inverseScale + zp), qmin, qmax)} in float32, round half to even. NaN gives qmin here;
+     * callers reject it.
+     */
+    public static int quantizeValueFloatQParams(float x, float inverseScale, float zeroPoint, int qmin, int qmax) {
+        float t = Math.max(qmin, Math.min(qmax, x * inverseScale + zeroPoint));
+        return t != t ? qmin : (int) Math.rint(t);
     }
 
     /** One value: {@code (q - zp) * scale} in float32. */
@@ -203,7 +258,8 @@ public final class QuantOps {
 
     private static void checkDtype(QuantDType dtype) {
         if (dtype == null || !dtype.isQuantized()) {
-            throw new IllegalArgumentException("quantize: dtype must be torch.quint8, torch.qint8 or torch.qint32; got "
+            throw new IllegalArgumentException("quantize: dtype must be torch.quint8, torch.qint8, torch.quint4x2 or "
+                    + "torch.qint32; got "
                     + (dtype == null ? null : dtype.torchName()));
         }
     }
@@ -237,7 +293,7 @@ public final class QuantOps {
             return new ChannelLayout(1, 1, length);
         }
 
-        static ChannelLayout of(INDArray x, int axis, float[] scales, int[] zeroPoints) {
+        static ChannelLayout of(INDArray x, int axis, int scaleCount, int zeroPointCount) {
             if (x == null) {
                 throw new IllegalArgumentException("quantizePerChannel: x must not be null");
             }
@@ -246,10 +302,10 @@ public final class QuantOps {
                 throw new IllegalArgumentException("quantizePerChannel: axis " + axis + " does not exist in an array of "
                         + "shape " + Arrays.toString(shape) + " (rank " + shape.length + ")");
             }
-            if (scales.length != shape[axis] || zeroPoints.length != shape[axis]) {
+            if (scaleCount != shape[axis] || zeroPointCount != shape[axis]) {
                 throw new IllegalArgumentException("quantizePerChannel: axis " + axis + " of shape "
-                        + Arrays.toString(shape) + " has " + shape[axis] + " channels but got " + scales.length
-                        + " scales and " + zeroPoints.length + " zero points");
+                        + Arrays.toString(shape) + " has " + shape[axis] + " channels but got " + scaleCount
+                        + " scales and " + zeroPointCount + " zero points");
             }
             long outer = 1;
             for (int d = 0; d < axis; d++) {

@@ -112,7 +112,9 @@ public final class Quantizer {
 
     /**
      * Dynamic int8 quantization with x86 defaults: weights become int8 once; activations are quantized per batch from
-     * their own min/max to 7 bits, as PyTorch's x86 engine does ({@code reduce_range}). Needs no calibration data.
+     * their own min/max to 7 bits, as PyTorch's x86 engine does ({@code reduce_range}); EmbeddingLayer and
+     * EmbeddingSequenceLayer tables become 8-bit rows with per-row float qparams (PyTorch's
+     * {@code float_qparams_weight_only_qconfig}). Needs no calibration data.
      */
     public static ComputationGraph quantizeDynamic(ComputationGraph model) {
         return convert(prepare(model, QConfigs.getDefaultDynamicQConfigMapping("x86"),

@@ -7,11 +7,15 @@ import static io.github.dl4jquant.backendconfig.DTypeConfigs.FIXED_QPARAMS_NEG1T
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_DEFAULT_OP_QINT8_SYMMETRIC;
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.QNNPACK_WEIGHTED_OP_QINT8_SYMMETRIC;
 import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHTED_OP_QUINT8;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHT_ONLY_QUINT4X2;
+import static io.github.dl4jquant.backendconfig.DTypeConfigs.WEIGHT_ONLY_QUINT8;
 
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbedding;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbeddingSequence;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +29,8 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.Subsampling1DLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
@@ -67,6 +73,10 @@ import org.nd4j.linalg.activations.Activation;
  *     class itself with quantize-dequantized weights.</li>
  * <li>{@code ElementWiseVertex} (add, product, ...) and {@code (ElementWiseVertex, ActivationLayer[RELU])}: PyTorch's
  *     binary ops with and without a trailing ReLU.</li>
+ * <li>{@code EmbeddingLayer} and {@code EmbeddingSequenceLayer} (any activation): PyTorch's
+ *     {@code _get_embedding_op_configs} for nn.Embedding, weight-only quint8 and quint4x2 rows, float in and out
+ *     (PyTorch 2.x's onednn lists weight-only qint8 instead, which no quantized embedding of PyTorch accepts:
+ *     nnq.Embedding asserts quint8 or quint4x2; so onednn here keeps the list its 1.13 sibling backends share).</li>
  * </ul>
  * Per backend, as PyTorch 2.x: {@code native} and {@code fbgemm} use quint8/quint8/qint8/float for weighted ops and
  * quint8 for the others; {@code x86} also uses the weighted config for element-wise and fixed-qparams ops;
@@ -186,6 +196,7 @@ public final class BackendConfigs {
         }
         backend.setBackendPatternConfigs(batchNormConfigs(t));
         backend.setBackendPatternConfigs(recurrentConfigs(t));
+        backend.setBackendPatternConfigs(embeddingConfigs());
         for (Class<?> op : SHARE_QPARAMS_LAYERS) {
             backend.setBackendPatternConfig(new BackendPatternConfig(op)
                     .setObservationType(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
@@ -263,6 +274,18 @@ public final class BackendConfigs {
                 fusion(Pattern.sequence(dense, bn), FuserMethods.FUSE_DENSE_BN, DenseLayer.class, t.weighted()),
                 fusion(Pattern.sequence(dense, bn, relu), FuserMethods.FUSE_DENSE_BN_ACTIVATION, DenseLayer.class,
                         t.weighted()));
+    }
+
+    /** PyTorch's {@code _get_embedding_op_configs} with its weight-only dtype configs, for both DL4J embeddings. */
+    private static List<BackendPatternConfig> embeddingConfigs() {
+        List<DTypeConfig> weightOnly = List.of(WEIGHT_ONLY_QUINT8, WEIGHT_ONLY_QUINT4X2);
+        return List.of(
+                new BackendPatternConfig(EmbeddingLayer.class).setDtypeConfigs(weightOnly)
+                        .setRootModule(EmbeddingLayer.class)
+                        .setReferenceQuantizedModule(ReferenceQuantizedEmbedding.class),
+                new BackendPatternConfig(EmbeddingSequenceLayer.class).setDtypeConfigs(weightOnly)
+                        .setRootModule(EmbeddingSequenceLayer.class)
+                        .setReferenceQuantizedModule(ReferenceQuantizedEmbeddingSequence.class));
     }
 
     private static BackendPatternConfig fusion(Pattern pattern, String fuser, Class<? extends Layer> fused,

@@ -2,6 +2,7 @@ package io.github.dl4jquant.backendconfig;
 
 import static io.github.dl4jquant.QuantDType.FLOAT32;
 import static io.github.dl4jquant.QuantDType.QINT8;
+import static io.github.dl4jquant.QuantDType.QUINT4X2;
 import static io.github.dl4jquant.QuantDType.QUINT8;
 
 /**
@@ -27,6 +28,12 @@ public final class DTypeConfigs {
 
     /** Dynamic int8: input quantized to quint8 per batch, float output, qint8 weight, float bias. */
     public static final DTypeConfig DEFAULT_DYNAMIC_INT8 = new DTypeConfig(QUINT8, FLOAT32, QINT8, FLOAT32, true);
+
+    /** Weight-only 8-bit (embeddings): float in and out, quint8 weight rows with float qparams. */
+    public static final DTypeConfig WEIGHT_ONLY_QUINT8 = new DTypeConfig(FLOAT32, FLOAT32, QUINT8, null);
+
+    /** Weight-only 4-bit (embeddings): float in and out, quint4x2 weight rows with float qparams. */
+    public static final DTypeConfig WEIGHT_ONLY_QUINT4X2 = new DTypeConfig(FLOAT32, FLOAT32, QUINT4X2, null);
 
     /** qnnpack/xnnpack activations: qint8 with scale at least {@code 2^-12}. */
     public static final DTypeWithConstraints QNNPACK_ACT_QINT8_SCALE_MIN_2_NEG_12 =

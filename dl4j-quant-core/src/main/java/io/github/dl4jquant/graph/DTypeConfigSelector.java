@@ -36,6 +36,11 @@ public final class DTypeConfigSelector {
     public record Selection(DTypeConfig chosen, SkipReason reason, String explanation) {
     }
 
+    private static final String WEIGHT_ONLY_HINT = " (float activations, quantized weight rows: give this layer "
+            + "QConfigs.getFloatQParamsWeightOnlyQConfig() or getFloatQParamsWeightOnlyQConfig4bit(), PyTorch's "
+            + "float_qparams_weight_only_qconfig, e.g. through QConfigs.withWeightOnlyEmbeddings(mapping); the "
+            + "dynamic default mappings do so)";
+
     private DTypeConfigSelector() {
     }
 
@@ -45,6 +50,11 @@ public final class DTypeConfigSelector {
         }
         Observer act = qconfig.activation().create();
         Observer weight = qconfig.weight() == null ? null : qconfig.weight().create();
+        boolean weightOnly = dtypeConfigs.stream().allMatch(DTypeConfigSelector::isWeightOnly);
+        if (act.isDynamic() && weightOnly) {
+            return new Selection(null, SkipReason.DTYPE_MISMATCH, "the QConfig's activation observer " + name(act)
+                    + " is dynamic, but the backend quantizes this pattern weight-only" + WEIGHT_ONLY_HINT);
+        }
         if (act.isDynamic() && dtypeConfigs.stream().noneMatch(DTypeConfig::isDynamic)) {
             return new Selection(null, SkipReason.DTYPE_MISMATCH, "the backend quantizes this pattern statically "
                     + "only: it has no dynamic DTypeConfig (as in PyTorch, which has no dynamic convolution, pooling "
@@ -62,7 +72,13 @@ public final class DTypeConfigSelector {
             rejections.add("DTypeConfig #" + (i + 1) + " " + describe(dc) + ": " + c.problem);
         }
         return new Selection(null, anyConstraintProblem ? SkipReason.CONSTRAINT_VIOLATED : SkipReason.DTYPE_MISMATCH,
-                String.join("; ", rejections));
+                String.join("; ", rejections) + (weightOnly ? WEIGHT_ONLY_HINT : ""));
+    }
+
+    /** Float in and out with a quantized weight: PyTorch's weight-only configs (embeddings). */
+    private static boolean isWeightOnly(DTypeConfig dc) {
+        return dc.getInputDtype() == QuantDType.FLOAT32 && dc.getOutputDtype() == QuantDType.FLOAT32
+                && dc.getWeightDtype() != null && dc.getWeightDtype().isQuantized();
     }
 
     /** E.g. {@code (input quint8, output quint8, weight qint8, bias float32)}. */

@@ -4,6 +4,9 @@ import io.github.dl4jquant.nn.quantized.QuantizedDense;
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.nn.quantized.QuantizedAdd;
 import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
+import io.github.dl4jquant.nn.quantized.QuantizedEmbedding;
+import io.github.dl4jquant.nn.quantized.QuantizedEmbeddingSequence;
+import io.github.dl4jquant.nn.quantized.QuantizedRows;
 import io.github.dl4jquant.nn.quantized.QuantizedPooling;
 import io.github.dl4jquant.nn.reference.ReferenceQuantization;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution;
@@ -11,6 +14,9 @@ import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbedding;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbeddingSequence;
+import io.github.dl4jquant.QuantOps;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,6 +30,8 @@ import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
@@ -54,6 +62,8 @@ public final class PatternHandlers {
                 ReferenceQuantizedDepthwiseConvolution2D.class)) {
             BY_REFERENCE_MODULE.put(c, PatternHandlers::convertConvolution);
         }
+        BY_REFERENCE_MODULE.put(ReferenceQuantizedEmbedding.class, PatternHandlers::convertEmbedding);
+        BY_REFERENCE_MODULE.put(ReferenceQuantizedEmbeddingSequence.class, PatternHandlers::convertEmbedding);
     }
 
     private PatternHandlers() {
@@ -70,6 +80,14 @@ public final class PatternHandlers {
      */
     public static PatternHandler convolution() {
         return PatternHandlers::convertConvolution;
+    }
+
+    /**
+     * The built-in handler for embedding roots (EmbeddingLayer, EmbeddingSequenceLayer): weight-only rows, the
+     * reference (fake-quantized table) or, when lowering, the 8-/4-bit table.
+     */
+    public static PatternHandler embedding() {
+        return PatternHandlers::convertEmbedding;
     }
 
     /**
@@ -97,6 +115,19 @@ public final class PatternHandlers {
             return "DenseLayer with layer normalisation (hasLayerNorm) is not supported";
         }
         return null;
+    }
+
+    /**
+     * Why the observed weight qparams cannot be used by the built-in conversion of {@code root}, or null: embeddings
+     * need float per-row qparams (quint8 or quint4x2). Checked at prepare time.
+     */
+    static String unsupportedWeightQParams(Layer root, QParams weight) {
+        return isEmbedding(root) ? QuantizedRows.unsupportedReason(weight, ((FeedForwardLayer) root).getNIn()) : null;
+    }
+
+    /** True for DL4J's embedding layers, whose input holds row indices rather than features. */
+    static boolean isEmbedding(Layer layer) {
+        return layer instanceof EmbeddingLayer || layer instanceof EmbeddingSequenceLayer;
     }
 
     /**
@@ -180,13 +211,28 @@ public final class PatternHandlers {
                 return Replacement.of(QuantizedConvolution.fromReference((ReferenceQuantizedConvolution) reference,
                         w, b), Map.of());
             }
-            return Replacement.of(reference, convolutionParams(w, b)).withNote("not lowered to int8: " + unsupported
+            return Replacement.of(reference, weightAndBias(w, b)).withNote("not lowered to int8: " + unsupported
                     + "; computed in float on quantized values");
         }
-        return Replacement.of(reference, convolutionParams(w, b));
+        return Replacement.of(reference, weightAndBias(w, b));
     }
 
-    private static Map<String, INDArray> convolutionParams(INDArray w, INDArray b) {
+    private static Replacement convertEmbedding(PatternContext ctx) {
+        Layer root = ctx.rootLayer();
+        QParams rows = ctx.weightQParams();
+        INDArray w = ctx.rootParams().get("W");
+        INDArray b = ctx.rootParams().get("b");
+        if (root instanceof EmbeddingSequenceLayer s) {
+            ReferenceQuantizedEmbeddingSequence reference = ReferenceQuantizedEmbeddingSequence.fromFloat(s, rows);
+            return ctx.lowered() ? Replacement.of(QuantizedEmbeddingSequence.fromReference(reference, w, b), Map.of())
+                    : Replacement.of(reference, weightAndBias(QuantOps.fakeQuantize(w, rows), b));
+        }
+        ReferenceQuantizedEmbedding reference = ReferenceQuantizedEmbedding.fromFloat((EmbeddingLayer) root, rows);
+        return ctx.lowered() ? Replacement.of(QuantizedEmbedding.fromReference(reference, w, b), Map.of())
+                : Replacement.of(reference, weightAndBias(QuantOps.fakeQuantize(w, rows), b));
+    }
+
+    private static Map<String, INDArray> weightAndBias(INDArray w, INDArray b) {
         Map<String, INDArray> params = new LinkedHashMap<>();
         params.put("W", w);
         if (b != null) {

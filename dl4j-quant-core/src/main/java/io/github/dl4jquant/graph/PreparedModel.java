@@ -144,12 +144,17 @@ public final class PreparedModel {
         } else {
             DTypeConfigSelector.Selection s = DTypeConfigSelector.select(config.getDtypeConfigs(), qconfig, hasWeight);
             String unsupported = hasWeight ? unsupportedReason(config, rootLayer) : null;
+            QParams weightQParams = s.chosen() != null && unsupported == null && hasWeight
+                    ? observeWeight(graph, m, qconfig) : null;
+            if (unsupported == null && weightQParams != null) {
+                unsupported = PatternHandlers.unsupportedWeightQParams(rootLayer, weightQParams);
+            }
             if (s.chosen() == null) {
                 outcome = rootEntry.keptFp32(s.reason(), s.explanation());
             } else if (unsupported != null) {
                 outcome = rootEntry.keptFp32(SkipReason.UNSUPPORTED_LAYER, unsupported);
             } else {
-                plan = planObservers(graph, m, qconfig, resolution.source(), s.chosen(), hasWeight, observers);
+                plan = planObservers(graph, m, qconfig, resolution.source(), s.chosen(), weightQParams, observers);
                 plans.put(root, plan);
                 outcome = new ReportEntry(root, rootEntry.displayName(), rootEntry.type(), ReportEntry.Status.QUANTIZED,
                         rootEntry.pattern(), DTypeConfigSelector.describe(s.chosen()), resolution.source(), null, null,
@@ -210,7 +215,8 @@ public final class PreparedModel {
     }
 
     private static PlannedPattern planObservers(GraphModel graph, PatternMatch m, QConfig qconfig, String source,
-                                                DTypeConfig dc, boolean hasWeight, Map<String, Observer> observers) {
+                                                DTypeConfig dc, QParams weightQParams,
+                                                Map<String, Observer> observers) {
         String root = m.rootVertex();
         List<String> inputs = graph.inputsOf(root);
         boolean observeInput = isQuantized(dc.getInputDtype()) && !dc.isDynamic()
@@ -229,7 +235,6 @@ public final class PreparedModel {
             Observer shared = sharesInputObserver(m.config(), inputs) ? observers.get(inputs.get(0)) : null;
             observers.put(output, shared != null ? shared : outputObserver(qconfig, dc.getOutputDtypeWithConstraints()));
         }
-        QParams weightQParams = hasWeight ? observeWeight(graph, m, qconfig) : null;
         return new PlannedPattern(m, qconfig, source, dc, observeInput ? inputs.get(0) : null,
                 observeOutput ? output : null, weightQParams);
     }
@@ -408,7 +413,7 @@ public final class PreparedModel {
             }
             for (String consumer : graph.consumersOf(names.get(i))) {
                 Layer l = graph.layerConf(consumer);
-                boolean plainDense = l instanceof FeedForwardLayer && x.rank() == 2
+                boolean plainDense = l instanceof FeedForwardLayer && !PatternHandlers.isEmbedding(l) && x.rank() == 2
                         && ((LayerVertex) graph.vertexConf(consumer)).getPreProcessor() == null;
                 if (plainDense && ((FeedForwardLayer) l).getNIn() != x.size(1)) {
                     throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " has " + x.size(1)

@@ -20,19 +20,28 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
 public final class QParamsConfig {
     private final float[] scales;
     private final int[] zeroPoints;
+    private final float[] floatZeroPoints;
     private final int axis;
     private final String dtype;
     private final int quantMin;
     private final int quantMax;
     private final String qscheme;
 
+    public QParamsConfig(float[] scales, int[] zeroPoints, int axis, String dtype, int quantMin, int quantMax,
+                         String qscheme) {
+        this(scales, zeroPoints, null, axis, dtype, quantMin, quantMax, qscheme);
+    }
+
+    /** {@code floatZeroPoints} replace {@code zeroPoints} for float qparams (embedding rows); otherwise null. */
     @JsonCreator
     public QParamsConfig(@JsonProperty("scales") float[] scales, @JsonProperty("zeroPoints") int[] zeroPoints,
+                         @JsonProperty("floatZeroPoints") float[] floatZeroPoints,
                          @JsonProperty("axis") int axis, @JsonProperty("dtype") String dtype,
                          @JsonProperty("quantMin") int quantMin, @JsonProperty("quantMax") int quantMax,
                          @JsonProperty("qscheme") String qscheme) {
         this.scales = scales == null ? null : scales.clone();
         this.zeroPoints = zeroPoints == null ? null : zeroPoints.clone();
+        this.floatZeroPoints = floatZeroPoints == null ? null : floatZeroPoints.clone();
         this.axis = axis;
         this.dtype = dtype;
         this.quantMin = quantMin;
@@ -42,8 +51,13 @@ public final class QParamsConfig {
 
     /** The config of {@code q}, or null for null. */
     public static QParamsConfig of(QParams q) {
-        return q == null ? null : new QParamsConfig(q.scales(), q.zeroPoints(), q.axis(), q.dtype().torchName(),
-                q.quantMin(), q.quantMax(), q.qscheme().torchName());
+        if (q == null) {
+            return null;
+        }
+        boolean floatZeroPoints = q.qscheme().isFloatQParams();
+        return new QParamsConfig(q.scales(), floatZeroPoints ? null : q.zeroPoints(),
+                floatZeroPoints ? q.floatZeroPoints() : null, q.axis(), q.dtype().torchName(), q.quantMin(),
+                q.quantMax(), q.qscheme().torchName());
     }
 
     /**
@@ -56,6 +70,9 @@ public final class QParamsConfig {
         try {
             QScheme scheme = QScheme.fromTorchName(qscheme);
             QuantDType type = QuantDType.fromTorchName(dtype);
+            if (scheme.isFloatQParams()) {
+                return QParams.perChannelFloatQParams(scales, floatZeroPoints, axis, type, quantMin, quantMax);
+            }
             if (scheme.isPerChannel()) {
                 return QParams.perChannel(scales, zeroPoints, axis, type, quantMin, quantMax, scheme);
             }
@@ -79,6 +96,11 @@ public final class QParamsConfig {
     @JsonProperty("zeroPoints")
     public int[] getZeroPoints() {
         return zeroPoints == null ? null : zeroPoints.clone();
+    }
+
+    @JsonProperty("floatZeroPoints")
+    public float[] getFloatZeroPoints() {
+        return floatZeroPoints == null ? null : floatZeroPoints.clone();
     }
 
     @JsonProperty("axis")
@@ -116,19 +138,21 @@ public final class QParamsConfig {
         }
         QParamsConfig c = (QParamsConfig) o;
         return axis == c.axis && quantMin == c.quantMin && quantMax == c.quantMax && Arrays.equals(scales, c.scales)
-                && Arrays.equals(zeroPoints, c.zeroPoints) && Objects.equals(dtype, c.dtype)
+                && Arrays.equals(zeroPoints, c.zeroPoints) && Arrays.equals(floatZeroPoints, c.floatZeroPoints)
+                && Objects.equals(dtype, c.dtype)
                 && Objects.equals(qscheme, c.qscheme);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(Arrays.hashCode(scales), Arrays.hashCode(zeroPoints), axis, dtype, quantMin,
+        return Objects.hash(Arrays.hashCode(scales), Arrays.hashCode(zeroPoints), Arrays.hashCode(floatZeroPoints), axis,
+                dtype, quantMin,
                 quantMax, qscheme);
     }
 
     @Override
     public String toString() {
         return "QParamsConfig(" + qscheme + ", " + dtype + ", scales=" + Arrays.toString(scales) + ", zeroPoints="
-                + Arrays.toString(zeroPoints) + ", axis=" + axis + ", range=[" + quantMin + ", " + quantMax + "])";
+                + (floatZeroPoints != null ? Arrays.toString(floatZeroPoints) : Arrays.toString(zeroPoints)) + ", axis=" + axis + ", range=[" + quantMin + ", " + quantMax + "])";
     }
 }

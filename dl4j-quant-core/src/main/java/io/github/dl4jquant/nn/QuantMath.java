@@ -104,4 +104,22 @@ public final class QuantMath {
         return QParams.perTensor((float) scale, zeroPoint, QuantDType.QUINT8, qmin, qmax,
                 QScheme.PER_TENSOR_AFFINE);
     }
+
+    /**
+     * The float32 value of the IEEE binary16 nearest to {@code x} (round half to even, overflow to infinity), as
+     * {@code at::Half(x)}: what PyTorch's 4-bit embedding prepack keeps of each row's scale and bias.
+     */
+    public static float roundToFloat16(float x) {
+        float a = Math.abs(x);
+        if (a != a) {
+            return x;
+        }
+        if (a >= 65520f) {
+            // 65520 is halfway between binary16's largest finite value (65504) and 2^16, and rounds to even: 2^16
+            return Math.copySign(Float.POSITIVE_INFINITY, x);
+        }
+        // binary16 has 11 significant bits and subnormals of step 2^-24 below 2^-14
+        float step = a < 0x1p-14f ? 0x1p-24f : Math.scalb(1f, Math.getExponent(a) - 10);
+        return Math.copySign((float) (Math.rint(a / step) * step), x);
+    }
 }

@@ -6,6 +6,8 @@ import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -28,7 +30,10 @@ public final class WeightLayouts {
     private WeightLayouts() {
     }
 
-    /** The output-channel axis of {@link #observedWeight}: 1 for dense layers, 0 for convolutions. */
+    /**
+     * The output-channel axis of {@link #observedWeight}: 1 for dense layers, 0 for convolutions and for embeddings
+     * (W {@code [nIn, nOut]} holds one row per index, quantized row by row as PyTorch's Embedding weight).
+     */
     public static int outputChannelAxis(Layer layer) {
         return layer instanceof DenseLayer || layer instanceof BaseOutputLayer || isRecurrent(layer) ? 1 : 0;
     }
@@ -94,6 +99,9 @@ public final class WeightLayouts {
 
     /** A human-readable description of the observed layout, for messages. */
     public static String describeObservedLayout(Layer layer) {
+        if (layer instanceof EmbeddingLayer || layer instanceof EmbeddingSequenceLayer) {
+            return "[nIn, nOut] with one row per index (DL4J's embedding layout), quantized per row";
+        }
         return outputChannelAxis(layer) == 1 ? "[nIn, nOut] (DL4J's dense layout)"
                 : "[nOut, nIn / groups, kH, kW] (PyTorch's convolution layout)";
     }

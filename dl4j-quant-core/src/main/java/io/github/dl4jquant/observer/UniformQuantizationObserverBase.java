@@ -23,7 +23,9 @@ import java.util.Objects;
  * <p>Parameters, for each channel, with {@code minNeg = min(minVal, 0)} and {@code maxPos = max(maxVal, 0)}:
  * symmetric: {@code scale = max(max(-minNeg, maxPos) / ((quantMax - quantMin) / 2), eps)}, zero point 0 (quint8:
  * 128, or the rounded-down middle of a custom range); affine: {@code scale = max((maxPos - minNeg) / (quantMax -
- * quantMin), eps)}, {@code zeroPoint = clamp(quantMin - rint(minNeg / scale), quantMin, quantMax)}.
+ * quantMin), eps)}, {@code zeroPoint = clamp(quantMin - rint(minNeg / scale), quantMin, quantMax)}; float qparams
+ * (per channel only, for embedding rows): {@code scale = (maxVal - minVal) / (quantMax - quantMin)} (1 when not above
+ * eps) and the float zero point {@code -minVal / scale}.
  */
 public abstract class UniformQuantizationObserverBase implements Observer {
 
@@ -42,12 +44,14 @@ public abstract class UniformQuantizationObserverBase implements Observer {
     protected UniformQuantizationObserverBase(Builder<?> b) {
         String who = b.name();
         if (b.dtype == null || !b.dtype.isQuantized()) {
-            throw new IllegalArgumentException(who + ": dtype must be torch.quint8, torch.qint8 or torch.qint32; got "
+            throw new IllegalArgumentException(who + ": dtype must be torch.quint8, torch.qint8, torch.quint4x2 or "
+                    + "torch.qint32; got "
                     + (b.dtype == null ? null : b.dtype.torchName()));
         }
         if (b.qscheme == null || b.qscheme.isPerChannel() != b.perChannel()) {
             throw new IllegalArgumentException(who + ": qscheme must be "
-                    + (b.perChannel() ? "torch.per_channel_affine or torch.per_channel_symmetric"
+                    + (b.perChannel() ? "torch.per_channel_affine, torch.per_channel_symmetric or "
+                            + "torch.per_channel_affine_float_qparams"
                             : "torch.per_tensor_affine or torch.per_tensor_symmetric")
                     + "; got " + (b.qscheme == null ? null : b.qscheme.torchName()));
         }
@@ -72,7 +76,7 @@ public abstract class UniformQuantizationObserverBase implements Observer {
     /**
      * PyTorch's {@code calculate_qmin_qmax}: the integer range after {@code reduceRange}. A custom range (both bounds
      * given) is halved with floor division; otherwise qint8 gives [-128, 127] or [-64, 63], quint8 [0, 255] or
-     * [0, 127], qint32 the full int range.
+     * [0, 127], quint4x2 [0, 15] (not reduced, as in PyTorch), qint32 the full int range.
      *
      * @throws IllegalArgumentException if only one bound is given, the range does not contain 0, is empty, or is wider
      *                                  than the dtype
@@ -110,6 +114,8 @@ public abstract class UniformQuantizationObserverBase implements Observer {
                 return reduceRange ? new int[] {0, 127} : new int[] {0, 255};
             case QINT32:
                 return new int[] {Integer.MIN_VALUE, Integer.MAX_VALUE};
+            case QUINT4X2:
+                return new int[] {0, 15};
             default:
                 throw new IllegalArgumentException(who + ": no integer range for " + dtype.torchName());
         }
@@ -120,6 +126,9 @@ public abstract class UniformQuantizationObserverBase implements Observer {
      * tensor.
      */
     protected final QParams calculateQParams(float[] minVal, float[] maxVal, int axis) {
+        if (qscheme.isFloatQParams()) {
+            return floatQParams(minVal, maxVal, axis);
+        }
         int n = minVal.length;
         float[] scales = new float[n];
         int[] zeroPoints = new int[n];
@@ -146,6 +155,28 @@ public abstract class UniformQuantizationObserverBase implements Observer {
             return QParams.perTensor(scales[0], zeroPoints[0], dtype, quantMin, quantMax, qscheme);
         }
         return QParams.perChannel(scales, zeroPoints, axis, dtype, quantMin, quantMax, qscheme);
+    }
+
+    /**
+     * PyTorch's {@code per_channel_affine_float_qparams} branch: the row's own range, not widened to include 0:
+     * {@code scale = (max - min) / (quantMax - quantMin)}, 1 where that is not above eps, and the float zero point
+     * {@code -min / scale}, so that a row's minimum quantizes to 0.
+     */
+    private QParams floatQParams(float[] minVal, float[] maxVal, int axis) {
+        int n = minVal.length;
+        float[] scales = new float[n];
+        float[] zeroPoints = new float[n];
+        float span = (float) ((long) quantMax - quantMin);
+        for (int c = 0; c < n; c++) {
+            if (!(minVal[c] <= maxVal[c])) {
+                throw new IllegalStateException(name() + ": min_val " + minVal[c] + " > max_val " + maxVal[c]
+                        + " in channel " + c + "; the statistics are inconsistent");
+            }
+            float scale = (maxVal[c] - minVal[c]) / span;
+            scales[c] = scale > eps ? scale : 1.0f;
+            zeroPoints[c] = -minVal[c] / scales[c];
+        }
+        return QParams.perChannelFloatQParams(scales, zeroPoints, axis, dtype, quantMin, quantMax);
     }
 
     private int symmetricZeroPoint() {

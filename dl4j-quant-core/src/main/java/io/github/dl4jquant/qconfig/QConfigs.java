@@ -15,6 +15,8 @@ import org.deeplearning4j.nn.conf.layers.Convolution2D;
 import org.deeplearning4j.nn.conf.layers.Convolution3D;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.conf.layers.Deconvolution3D;
@@ -30,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * // activation: HistogramObserver(reduce_range=true) -> quint8 [0, 127]
  * // weight:     PerChannelMinMaxObserver(qint8, per_channel_symmetric, chAxis=1)
  * QConfigMapping m = QConfigs.getDefaultQConfigMapping("onednn");
- * QConfigMapping dyn = QConfigs.getDefaultDynamicQConfigMapping();
+ * QConfigMapping dyn = QConfigs.getDefaultDynamicQConfigMapping();   // embeddings weight-only quint8 rows
+ * QConfig rows4 = QConfigs.getFloatQParamsWeightOnlyQConfig4bit();
  * }</pre>
  *
  * <p>Choices, as PyTorch 2.x: x86/fbgemm: {@code HistogramObserver(reduce_range=True)} activations (7-bit, so u8*s8
@@ -97,9 +100,12 @@ public final class QConfigs {
         return new QConfig(act, perChannelWeight(1));
     }
 
-    /** A mapping with {@link #getDefaultDynamicQConfig()} as its global QConfig. */
+    /**
+     * A mapping with {@link #getDefaultDynamicQConfig()} as its global QConfig, and embeddings weight-only
+     * ({@link #withWeightOnlyEmbeddings}).
+     */
     public static QConfigMapping getDefaultDynamicQConfigMapping() {
-        return new QConfigMapping().setGlobal(getDefaultDynamicQConfig());
+        return withWeightOnlyEmbeddings(new QConfigMapping().setGlobal(getDefaultDynamicQConfig()));
     }
 
     /**
@@ -115,15 +121,52 @@ public final class QConfigs {
         return new QConfig(act, perChannelWeight(1));
     }
 
-    /** A mapping with {@link #getDefaultDynamicQConfig(String)} as its global QConfig. */
+    /**
+     * A mapping with {@link #getDefaultDynamicQConfig(String)} as its global QConfig, and embeddings weight-only
+     * ({@link #withWeightOnlyEmbeddings}).
+     */
     public static QConfigMapping getDefaultDynamicQConfigMapping(String backend) {
-        return new QConfigMapping().setGlobal(getDefaultDynamicQConfig(backend));
+        return withWeightOnlyEmbeddings(new QConfigMapping().setGlobal(getDefaultDynamicQConfig(backend)));
+    }
+
+    /**
+     * PyTorch's {@code float_qparams_weight_only_qconfig}: activations stay float ({@code default_placeholder_observer})
+     * and weights are quint8 with one float scale and zero point per row ({@code default_float_qparams_observer}:
+     * PerChannelMinMaxObserver, per_channel_affine_float_qparams, chAxis 0: DL4J's embedding W is
+     * {@code [nIn (vocabulary), nOut]}, one row per index, as PyTorch's). For EmbeddingLayer and
+     * EmbeddingSequenceLayer.
+     */
+    public static QConfig getFloatQParamsWeightOnlyQConfig() {
+        return new QConfig(PlaceholderObserver.builder(), floatQParamsRows(QuantDType.QUINT8));
+    }
+
+    /** {@link #getFloatQParamsWeightOnlyQConfig()} with 4-bit rows (quint4x2, two codes per byte), PyTorch's _4bit. */
+    public static QConfig getFloatQParamsWeightOnlyQConfig4bit() {
+        return new QConfig(PlaceholderObserver.builder(), floatQParamsRows(QuantDType.QUINT4X2));
+    }
+
+    /**
+     * {@code mapping} with EmbeddingLayer and EmbeddingSequenceLayer mapped to {@link
+     * #getFloatQParamsWeightOnlyQConfig()}, as PyTorch's {@code quantize_dynamic} default spec for quint8 maps
+     * nn.Embedding; applied by the default dynamic mappings, so that {@code Quantizer.quantizeDynamic} quantizes
+     * embeddings too (PyTorch's qint8 default spec leaves them float). The static default mapping gives them the
+     * global static QConfig, which no embedding pattern accepts: they stay fp32 with that reason, as in PyTorch.
+     */
+    public static QConfigMapping withWeightOnlyEmbeddings(QConfigMapping mapping) {
+        QConfig rows = getFloatQParamsWeightOnlyQConfig();
+        return mapping.setObjectType(EmbeddingLayer.class, rows).setObjectType(EmbeddingSequenceLayer.class, rows);
     }
 
     /** PyTorch's {@code default_per_channel_weight_observer} on the given axis. */
     private static ObserverFactory perChannelWeight(int chAxis) {
         return PerChannelMinMaxObserver.builder().chAxis(chAxis).dtype(QuantDType.QINT8)
                 .qscheme(QScheme.PER_CHANNEL_SYMMETRIC);
+    }
+
+    /** PyTorch's {@code default_float_qparams_observer} (quint8) and {@code _4bit} (quint4x2). */
+    private static ObserverFactory floatQParamsRows(QuantDType dtype) {
+        return PerChannelMinMaxObserver.builder().chAxis(0).dtype(dtype)
+                .qscheme(QScheme.PER_CHANNEL_AFFINE_FLOAT_QPARAMS);
     }
 
     /** PyTorch's {@code default_weight_observer}. */

@@ -15,6 +15,9 @@ import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDepthwiseConvolution2D;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbedding;
+import io.github.dl4jquant.nn.reference.ReferenceQuantizedEmbeddingSequence;
+import io.github.dl4jquant.QuantDType;
 import io.github.dl4jquant.nn.LayerCopies;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -23,6 +26,8 @@ import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.Convolution2D;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
+import org.deeplearning4j.nn.conf.layers.EmbeddingLayer;
+import org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -60,6 +65,19 @@ class BackendConfigsTest {
         }
         if (root == DepthwiseConvolution2D.class) {
             return ReferenceQuantizedDepthwiseConvolution2D.class;
+        }
+        if (root == EmbeddingLayer.class) {
+            return ReferenceQuantizedEmbedding.class;
+        }
+        if (java.util.List.of(org.deeplearning4j.nn.conf.layers.LSTM.class,
+                org.deeplearning4j.nn.conf.layers.GravesLSTM.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional.class,
+                org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep.class).contains(root)) {
+            return root;   // recurrent patterns name the float layer itself as their reference module
+        }
+        if (root == EmbeddingSequenceLayer.class) {
+            return ReferenceQuantizedEmbeddingSequence.class;
         }
         if (Convolution1DLayer.class.isAssignableFrom(root)) {
             return ReferenceQuantizedConvolution1D.class;
@@ -148,6 +166,24 @@ class BackendConfigsTest {
             assertEquals(expectedReferenceModule(c.getRootModule()), c.getReferenceQuantizedModule(), c.toString());
             assertNull(c.getQatModule(), c.toString());
         }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"native", "fbgemm", "x86", "qnnpack", "onednn"})
+    void embeddingsAreWeightOnlyQuint8AndQuint4x2(String name) {
+        BackendConfig b = BackendConfigs.get(name);
+        List<DTypeConfig> weightOnly = List.of(new DTypeConfig(FLOAT32, FLOAT32, QUINT8, null),
+                new DTypeConfig(FLOAT32, FLOAT32, QuantDType.QUINT4X2, null));
+        for (Class<?> embedding : List.of(EmbeddingLayer.class, EmbeddingSequenceLayer.class)) {
+            BackendPatternConfig c = config(b, Pattern.of(embedding));
+            assertEquals(weightOnly, c.getDtypeConfigs(), name + " " + embedding.getSimpleName());
+            assertEquals(ObservationType.OUTPUT_USE_DIFFERENT_OBSERVER_AS_INPUT, c.getObservationType());
+            assertEquals(embedding, c.getRootModule());
+        }
+        assertEquals(List.of(DTypeConfigs.WEIGHT_ONLY_QUINT8, DTypeConfigs.WEIGHT_ONLY_QUINT4X2), weightOnly);
+        String json = config(b, Pattern.of(EmbeddingLayer.class)).toJson();
+        assertTrue(json.contains("\"weight_dtype\": \"torch.quint4x2\""), json);
+        assertEquals(config(b, Pattern.of(EmbeddingLayer.class)), BackendPatternConfig.fromJson(json));
     }
 
     @Test
