@@ -32,6 +32,10 @@ public final class QParams {
 
     private QParams(float[] scales, int[] zeroPoints, float[] floatZeroPoints, int axis, QuantDType dtype,
                     int quantMin, int quantMax, QScheme qscheme) {
+        if (scales == null || (zeroPoints == null && floatZeroPoints == null) || qscheme == null) {
+            throw new IllegalArgumentException("QParams need scales, zero points and a qscheme; got scales="
+                    + Arrays.toString(scales) + ", zeroPoints=" + Arrays.toString(zeroPoints) + ", qscheme=" + qscheme);
+        }
         int zeroPointCount = zeroPoints != null ? zeroPoints.length : floatZeroPoints.length;
         if (scales.length == 0 || scales.length != zeroPointCount) {
             throw new IllegalArgumentException("QParams need as many zero points as scales (at least one); got "
@@ -45,9 +49,19 @@ public final class QParams {
             throw new IllegalArgumentException("QParams quantMin (" + quantMin + ") must be below quantMax ("
                     + quantMax + ")");
         }
+        if (quantMin < dtype.quantMin() || quantMax > dtype.quantMax()) {
+            throw new IllegalArgumentException("QParams range [" + quantMin + ", " + quantMax + "] is wider than "
+                    + dtype.torchName() + " holds ([" + dtype.quantMin() + ", " + dtype.quantMax() + "]); give a "
+                    + "range inside the dtype's");
+        }
         for (int i = 0; i < scales.length; i++) {
             if (!(scales[i] > 0f) || Float.isInfinite(scales[i])) {
                 throw new IllegalArgumentException("QParams scale[" + i + "] must be finite and > 0; got " + scales[i]);
+            }
+            // PyTorch's quantize_per_tensor/per_channel refuse such zero points too ("zero_point is out of range")
+            if (zeroPoints != null && (zeroPoints[i] < quantMin || zeroPoints[i] > quantMax)) {
+                throw new IllegalArgumentException("QParams zero point[" + i + "] = " + zeroPoints[i] + " is outside "
+                        + "the quantized range [" + quantMin + ", " + quantMax + "]; give a zero point inside it");
             }
         }
         for (int i = 0; floatZeroPoints != null && i < floatZeroPoints.length; i++) {
@@ -69,7 +83,7 @@ public final class QParams {
     /** Per-tensor parameters (one scale, one zero point). */
     public static QParams perTensor(float scale, int zeroPoint, QuantDType dtype, int quantMin, int quantMax,
                                     QScheme qscheme) {
-        if (qscheme.isPerChannel()) {
+        if (qscheme == null || qscheme.isPerChannel()) {
             throw new IllegalArgumentException("perTensor QParams need a per-tensor qscheme; got " + qscheme);
         }
         return new QParams(new float[] {scale}, new int[] {zeroPoint}, null, -1, dtype, quantMin, quantMax, qscheme);
@@ -77,15 +91,19 @@ public final class QParams {
 
     /** Per-tensor parameters over the dtype's full range. */
     public static QParams perTensor(float scale, int zeroPoint, QuantDType dtype) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("QParams dtype must be a quantized dtype (quint8, qint8, qint32); got "
+                    + "null");
+        }
         return perTensor(scale, zeroPoint, dtype, dtype.quantMin(), dtype.quantMax(), QScheme.PER_TENSOR_AFFINE);
     }
 
     /** Per-channel parameters along {@code axis}. */
     public static QParams perChannel(float[] scales, int[] zeroPoints, int axis, QuantDType dtype, int quantMin,
                                      int quantMax, QScheme qscheme) {
-        if (!qscheme.isPerChannel() || qscheme.isFloatQParams()) {
+        if (qscheme == null || !qscheme.isPerChannel() || qscheme.isFloatQParams()) {
             throw new IllegalArgumentException("perChannel QParams need an integer per-channel qscheme; got " + qscheme
-                    + (qscheme.isFloatQParams() ? " (use perChannelFloatQParams)" : ""));
+                    + (qscheme != null && qscheme.isFloatQParams() ? " (use perChannelFloatQParams)" : ""));
         }
         requireAxis(axis);
         return new QParams(scales, zeroPoints, null, axis, dtype, quantMin, quantMax, qscheme);

@@ -13,8 +13,11 @@ import io.github.dl4jquant.ns.AccuracyControlResult;
 import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -41,6 +44,8 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
  */
 public final class Quantizer {
 
+    private static final String QUANTIZED_PACKAGES = "io.github.dl4jquant.nn";
+
     private Quantizer() {
     }
 
@@ -51,7 +56,8 @@ public final class Quantizer {
 
     public static PreparedModel prepare(ComputationGraph model, QConfigMapping qconfigMapping,
                                         BackendConfig backendConfig, PrepareCustomConfig options) {
-        requireInitialised(model == null ? null : model.params(), "ComputationGraph");
+        requireInitialised(model == null || model.getVertices() == null ? null : model.params(), "ComputationGraph");
+        requireFp32(model.getConfiguration().getVertices());
         return prepareCopy(GraphModel.of(model.clone(), Map.of()), qconfigMapping, backendConfig, options);
     }
 
@@ -62,7 +68,12 @@ public final class Quantizer {
 
     public static PreparedModel prepare(MultiLayerNetwork model, QConfigMapping qconfigMapping,
                                         BackendConfig backendConfig, PrepareCustomConfig options) {
-        requireInitialised(model == null ? null : model.params(), "MultiLayerNetwork");
+        requireInitialised(model == null || model.getLayers() == null ? null : model.params(), "MultiLayerNetwork");
+        Map<String, GraphVertex> layers = new LinkedHashMap<>();
+        for (int i = 0; i < model.getnLayers(); i++) {
+            layers.put(String.valueOf(i), new LayerVertex(model.getLayerWiseConfigurations().getConf(i), null));
+        }
+        requireFp32(layers);
         GraphModel graph = GraphModel.of(model.clone().toComputationGraph(), layerNames(model));
         return prepareCopy(graph, qconfigMapping, backendConfig, options);
     }
@@ -161,6 +172,21 @@ public final class Quantizer {
         if (params == null) {
             throw new IllegalArgumentException("prepare needs an initialised " + what + "; got none, or one without "
                     + "parameters: call init() (or train it) before quantizing");
+        }
+    }
+
+    /**
+     * A model that already holds this library's layers came out of {@code convert}: quantizing it again would find
+     * nothing to match and report every layer "kept fp32", which hides the real mistake.
+     */
+    private static void requireFp32(Map<String, GraphVertex> vertices) {
+        for (Map.Entry<String, GraphVertex> e : vertices.entrySet()) {
+            Object conf = e.getValue() instanceof LayerVertex v ? v.getLayerConf().getLayer() : e.getValue();
+            if (conf.getClass().getPackageName().startsWith(QUANTIZED_PACKAGES)) {
+                throw new IllegalArgumentException("prepare needs an fp32 model, but vertex '" + e.getKey() + "' is "
+                        + "already a " + conf.getClass().getSimpleName() + ": this model is already quantized. "
+                        + "Quantize the fp32 model it was converted from");
+            }
         }
     }
 

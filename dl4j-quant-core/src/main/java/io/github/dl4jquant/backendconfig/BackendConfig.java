@@ -1,5 +1,6 @@
 package io.github.dl4jquant.backendconfig;
 
+import io.github.dl4jquant.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

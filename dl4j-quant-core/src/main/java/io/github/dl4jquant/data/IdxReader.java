@@ -110,18 +110,12 @@ public final class IdxReader {
         try {
             InputStream in = decompressIfGzipped(raw);
             int[] dims = readHeader(in, source, expectedMagic, rank);
-            long size = 1;
-            for (int d : dims) {
-                size *= d;
-            }
-            if (size > MAX_ARRAY_BYTES) {
-                throw new IllegalArgumentException(source + ": header announces " + size
-                        + " bytes, more than one Java array holds (" + MAX_ARRAY_BYTES + ")");
-            }
-            byte[] data = new byte[(int) size];
-            int read = in.readNBytes(data, 0, data.length);
-            if (read < data.length) {
-                throw truncated(source, dims, size, read);
+            long size = payloadSize(dims, source);
+            // read in chunks rather than into an array of the announced size: a corrupt header must not make a
+            // tiny file allocate gigabytes before it is found to be truncated
+            byte[] data = in.readNBytes((int) size);
+            if (data.length < size) {
+                throw truncated(source, dims, size, data.length);
             }
             if (in.read() != -1) {
                 throw new IllegalArgumentException(source + ": data continues after the " + size
@@ -136,6 +130,19 @@ public final class IdxReader {
             throw new IllegalArgumentException(source + ": corrupt gzip data (" + e.getMessage()
                     + "); re-install or re-download the file", e);
         }
+    }
+
+    private static long payloadSize(int[] dims, String source) {
+        long size = 1;
+        for (int d : dims) {
+            size *= d;   // at most 3 factors below 2^31 each, checked one by one below, so no overflow goes unseen
+            if (size > MAX_ARRAY_BYTES) {
+                throw new IllegalArgumentException(source + ": header announces dimensions " + Arrays.toString(dims)
+                        + ", more than the " + MAX_ARRAY_BYTES + " bytes one Java array holds; the header is corrupt "
+                        + "or this is not an IDX file of unsigned bytes: re-download it, or split the data set");
+            }
+        }
+        return size;
     }
 
     private static InputStream decompressIfGzipped(InputStream raw) throws IOException {

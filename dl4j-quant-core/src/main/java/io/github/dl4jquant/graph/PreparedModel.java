@@ -29,6 +29,7 @@ import java.util.stream.Collectors;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
@@ -113,7 +114,8 @@ public final class PreparedModel {
             if (graph.resolveUserName(name) == null) {
                 throw new IllegalArgumentException("The QConfigMapping names module '" + name + "', but the model has "
                         + "no vertex or layer of that name; known names: "
-                        + graph.vertexNames().stream().map(graph::displayName).collect(Collectors.joining(", ")));
+                        + graph.vertexNames().stream().map(graph::displayName).collect(Collectors.joining(", "))
+                        + ". Use one of these names in setModuleName / setModuleNameObjectTypeOrder");
             }
         }
     }
@@ -301,7 +303,9 @@ public final class PreparedModel {
                         e.detail());
                 if (options.isStrict() && e.reason() != SkipReason.QCONFIG_NONE) {
                     throw new IllegalStateException("Strict mode: vertex '" + e.displayName() + "' (" + e.type()
-                            + ") would be kept fp32: " + e.reason().label() + ": " + e.detail());
+                            + ") would be kept fp32: " + e.reason().label() + ": " + e.detail() + ". Make the "
+                            + "BackendConfig and QConfigMapping cover it, map it to a null QConfig to keep it fp32 on "
+                            + "purpose, or prepare with withStrict(false)");
                 }
             }
         }
@@ -319,18 +323,46 @@ public final class PreparedModel {
 
     /** Calibrates on every batch of {@code data} (reset first when the iterator supports it). */
     public PreparedModel calibrate(DataSetIterator data) {
+        requireData(data, "a DataSetIterator");
         if (data.resetSupported()) {
             data.reset();
         }
-        return calibrateAll(mapped(data, ds -> new INDArray[] {ds.getFeatures()}));
+        return calibrateAll(mapped(data, ds -> {
+            requireNoMask(ds.getFeaturesMaskArray() != null);
+            return new INDArray[] {ds.getFeatures()};
+        }));
     }
 
     /** Calibrates on every batch of {@code data}, for graphs with several inputs. */
     public PreparedModel calibrate(MultiDataSetIterator data) {
+        requireData(data, "a MultiDataSetIterator");
         if (data.resetSupported()) {
             data.reset();
         }
-        return calibrateAll(mapped(data, mds -> mds.getFeatures()));
+        return calibrateAll(mapped(data, mds -> {
+            INDArray[] masks = mds.getFeaturesMaskArrays();
+            requireNoMask(masks != null && Arrays.stream(masks).anyMatch(Objects::nonNull));
+            return mds.getFeatures();
+        }));
+    }
+
+    private static void requireData(Object data, String accepted) {
+        if (data == null) {
+            throw new IllegalArgumentException("calibrate: got null calibration data; pass " + accepted + " (or "
+                    + "INDArray batches) of representative inputs");
+        }
+    }
+
+    /**
+     * Observers see every element of a batch, so the padding a features mask hides would be calibrated as if it
+     * were data and shift the qparams without a trace.
+     */
+    private void requireNoMask(boolean masked) {
+        if (masked) {
+            throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " has a features mask: the "
+                    + "observers would take its masked (padding) positions for data. Calibrate without masks: trim or "
+                    + "drop the padded examples, or pass only the unmasked features as INDArray batches");
+        }
     }
 
     private static <T> Iterator<INDArray[]> mapped(Iterator<T> batches, Function<T, INDArray[]> features) {
@@ -349,6 +381,7 @@ public final class PreparedModel {
 
     /** Calibrates on the given batches of a single-input model; each array is one batch {@code [n, features]}. */
     public PreparedModel calibrate(INDArray... batchesOfFeatures) {
+        requireData(batchesOfFeatures, "INDArray batches");
         return calibrateAll(Arrays.stream(batchesOfFeatures).map(b -> new INDArray[] {b}).iterator());
     }
 
@@ -375,6 +408,7 @@ public final class PreparedModel {
             throw new IllegalArgumentException("Calibration batch #" + (batches + 1) + " could not be run through the "
                     + "model: " + e.getMessage(), e);
         }
+        requireFinite(activations);
         for (Map.Entry<String, Observer> e : observersByTensor.entrySet()) {
             INDArray tensor = activations.get(e.getKey());
             ranks.putIfAbsent(e.getKey(), tensor.rank());
@@ -392,6 +426,39 @@ public final class PreparedModel {
         if (listener != null) {
             listener.onBatch(new CalibrationListener.Progress(batches, examples, calibrationNanos / 1e9));
         }
+    }
+
+    /**
+     * Checks every observed tensor before any observer sees the batch, so that a bad batch leaves all observers as
+     * they were, and names the first tensor (network input before any layer output) holding a NaN or an infinity:
+     * that is where the problem starts, not in the layers it spreads to.
+     */
+    private void requireFinite(Map<String, INDArray> activations) {
+        for (String tensor : observersByTensor.keySet()) {
+            INDArray x = activations.get(tensor);
+            if (x == null || !x.dataType().isFPType() || x.isEmpty()) {
+                continue;   // the observer names the problem
+            }
+            long bad = x.isNaN().castTo(DataType.INT).sumNumber().longValue()
+                    + x.isInfinite().castTo(DataType.INT).sumNumber().longValue();
+            if (bad > 0) {
+                throw nonFinite(tensor, x, bad);
+            }
+        }
+    }
+
+    private IllegalArgumentException nonFinite(String tensor, INDArray x, long count) {
+        INDArray flat = x.reshape(x.length());
+        long index = 0;
+        while (index < flat.length() && Double.isFinite(flat.getDouble(index))) {
+            index++;
+        }
+        String fix = graph.isNetworkInput(tensor) ? "calibration data must be finite: clean or clip the data"
+                : "the layer overflows or divides by zero on this data: check its weights and the data feeding it";
+        return new IllegalArgumentException("Calibration batch #" + (batches + 1) + ", tensor '"
+                + graph.displayName(tensor) + "' (" + describeTensor(tensor) + ") holds " + count + " NaN or infinite "
+                + "value(s), the first " + flat.getDouble(index) + " at flat index " + index + "; " + fix
+                + ". No observer saw this batch");
     }
 
     private String describeTensor(String tensor) {

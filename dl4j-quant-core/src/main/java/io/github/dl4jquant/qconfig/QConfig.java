@@ -64,16 +64,46 @@ public final class QConfig {
     }
 
     /** Rebuilds a QConfig from {@link #toMap()} output. */
-    @SuppressWarnings("unchecked")
     public static QConfig fromMap(Map<String, ?> m) {
+        return fromMapValue(m);
+    }
+
+    /**
+     * {@link #fromMap} for a value read from JSON, which may be anything.
+     *
+     * @throws IllegalArgumentException naming the key when the value is not a QConfig map
+     */
+    static QConfig fromMapValue(Object value) {
+        if (!(value instanceof Map<?, ?> m)) {
+            throw new IllegalArgumentException("expected a QConfig map {\"activation\": {...}, \"weight\": {...} or "
+                    + "null}, or null to keep the layer fp32; got " + value);
+        }
+        for (Object key : m.keySet()) {
+            if (!"activation".equals(key) && !"weight".equals(key)) {
+                throw new IllegalArgumentException("QConfig: unknown key '" + key + "'; accepted keys: [activation, "
+                        + "weight]");
+            }
+        }
         Object a = m.get("activation");
         Object w = m.get("weight");
-        if (!(a instanceof Map) || (w != null && !(w instanceof Map))) {
-            throw new IllegalArgumentException("QConfig map needs an 'activation' observer map and a 'weight' "
-                    + "observer map or null; got " + m);
+        if (a == null) {
+            throw new IllegalArgumentException("QConfig: 'activation' is missing; give an observer map such as "
+                    + "{\"name\": \"MinMaxObserver\"}");
         }
-        return new QConfig(ObserverFactories.fromMap((Map<String, ?>) a),
-                w == null ? null : ObserverFactories.fromMap((Map<String, ?>) w));
+        return new QConfig(observer("activation", a), w == null ? null : observer("weight", w));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static ObserverFactory observer(String key, Object value) {
+        if (!(value instanceof Map<?, ?> map) || !map.keySet().stream().allMatch(k -> k instanceof String)) {
+            throw new IllegalArgumentException("QConfig '" + key + "': expected an observer map such as {\"name\": "
+                    + "\"MinMaxObserver\", ...}; got " + value);
+        }
+        try {
+            return ObserverFactories.fromMap((Map<String, ?>) map);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("QConfig '" + key + "': " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.github.dl4jquant.qconfig;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.dl4jquant.Json;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -12,6 +13,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.layers.Layer;
 
 /**
  * Which {@link QConfig} each vertex (layer) of a DL4J model gets: PyTorch's {@code QConfigMapping}, with the same
@@ -44,6 +47,13 @@ public final class QConfigMapping {
     private static final String MODULE_NAME_REGEX = "module_name_regex";
     private static final String MODULE_NAME = "module_name";
     private static final String MODULE_NAME_OBJECT_TYPE_ORDER = "module_name_object_type_order";
+    private static final List<String> KEYS = List.of(GLOBAL, OBJECT_TYPE, MODULE_NAME_REGEX, MODULE_NAME,
+            MODULE_NAME_OBJECT_TYPE_ORDER);
+    private static final Map<String, String> ROW_LAYOUTS = Map.of(
+            OBJECT_TYPE, "[className, qconfig]",
+            MODULE_NAME_REGEX, "[regex, qconfig]",
+            MODULE_NAME, "[vertexName, qconfig]",
+            MODULE_NAME_OBJECT_TYPE_ORDER, "[vertexName, className, index, qconfig]");
 
     private boolean globalSet;
     private QConfig globalQConfig;
@@ -90,7 +100,10 @@ public final class QConfigMapping {
 
     /** The QConfig for vertices whose name matches {@code regex} from its start (Python's {@code re.match}). */
     public QConfigMapping setModuleNameRegex(String regex, QConfig qconfig) {
-        Objects.requireNonNull(regex, "regex");
+        if (regex == null) {
+            throw new IllegalArgumentException("setModuleNameRegex: regex must not be null; give a Java regex "
+                    + "matched from the start of the vertex name, e.g. \"enc.*\"");
+        }
         try {
             compiledRegexes.put(regex, Pattern.compile(regex));
         } catch (PatternSyntaxException e) {
@@ -190,42 +203,50 @@ public final class QConfigMapping {
     /**
      * Rebuilds a mapping from {@link #toDict()} output; class names are resolved with this library's class loader
      * (a simple name such as {@code "DenseLayer"} is looked up in DL4J's {@code conf.layers} and {@code conf.graph}).
+     *
+     * @throws IllegalArgumentException naming the key and entry (e.g. {@code object_type[2]}) of anything malformed
      */
     public static QConfigMapping fromDict(Map<String, ?> d) {
+        return fromDictValue(d);
+    }
+
+    private static QConfigMapping fromDictValue(Object d) {
+        if (!(d instanceof Map<?, ?> dict)) {
+            throw new IllegalArgumentException("QConfigMapping: expected a dictionary (JSON object) with keys "
+                    + KEYS + "; got " + describe(d));
+        }
         QConfigMapping m = new QConfigMapping();
-        for (Map.Entry<String, ?> e : d.entrySet()) {
-            switch (e.getKey()) {
-                case GLOBAL:
-                    m.setGlobal(qconfig(e.getValue()));
-                    break;
-                case OBJECT_TYPE:
-                    for (List<?> row : rows(e.getValue(), 2, OBJECT_TYPE)) {
-                        m.setObjectType(type(row.get(0)), qconfig(row.get(1)));
-                    }
-                    break;
-                case MODULE_NAME_REGEX:
-                    for (List<?> row : rows(e.getValue(), 2, MODULE_NAME_REGEX)) {
-                        m.setModuleNameRegex(String.valueOf(row.get(0)), qconfig(row.get(1)));
-                    }
-                    break;
-                case MODULE_NAME:
-                    for (List<?> row : rows(e.getValue(), 2, MODULE_NAME)) {
-                        m.setModuleName(String.valueOf(row.get(0)), qconfig(row.get(1)));
-                    }
-                    break;
-                case MODULE_NAME_OBJECT_TYPE_ORDER:
-                    for (List<?> row : rows(e.getValue(), 4, MODULE_NAME_OBJECT_TYPE_ORDER)) {
-                        m.setModuleNameObjectTypeOrder(String.valueOf(row.get(0)), type(row.get(1)),
-                                ((Number) row.get(2)).intValue(), qconfig(row.get(3)));
-                    }
-                    break;
-                default:
-                    throw new IllegalArgumentException("QConfigMapping.fromDict: unknown key '" + e.getKey()
-                            + "'; accepted: \"\", object_type, module_name_regex, module_name, "
-                            + "module_name_object_type_order");
+        for (Map.Entry<?, ?> e : dict.entrySet()) {
+            String key = String.valueOf(e.getKey());
+            if (!KEYS.contains(key)) {
+                throw new IllegalArgumentException("QConfigMapping: unknown key '" + key + "'; accepted keys: " + KEYS);
+            }
+            if (key.equals(GLOBAL)) {
+                m.setGlobal(qconfig(e.getValue(), "global (key \"\")"));
+                continue;
+            }
+            List<?> rows = rows(e.getValue(), key);
+            for (int i = 0; i < rows.size(); i++) {
+                readRow(m, key, key + "[" + i + "]", rows.get(i));
             }
         }
         return m;
+    }
+
+    private static void readRow(QConfigMapping m, String key, String where, Object value) {
+        int width = key.equals(MODULE_NAME_OBJECT_TYPE_ORDER) ? 4 : 2;
+        if (!(value instanceof List<?> row) || row.size() != width) {
+            throw new IllegalArgumentException("QConfigMapping " + where + ": expected a list of " + width
+                    + " values " + ROW_LAYOUTS.get(key) + "; got " + describe(value));
+        }
+        QConfig q = qconfig(row.get(width - 1), where);
+        switch (key) {
+            case OBJECT_TYPE -> m.setObjectType(type(row.get(0), where), q);
+            case MODULE_NAME_REGEX -> m.setModuleNameRegex(string(row.get(0), where, "a regex"), q);
+            case MODULE_NAME -> m.setModuleName(string(row.get(0), where, "a vertex name"), q);
+            default -> m.setModuleNameObjectTypeOrder(string(row.get(0), where, "a vertex name or \"\""),
+                    type(row.get(1), where), index(row.get(2), where), q);
+        }
     }
 
     /** {@link #toDict()} as pretty-printed JSON. */
@@ -237,66 +258,91 @@ public final class QConfigMapping {
         }
     }
 
-    /** Reads {@link #toJson()} output. */
-    @SuppressWarnings("unchecked")
+    /**
+     * Reads {@link #toJson()} output.
+     *
+     * @throws IllegalArgumentException for malformed JSON (with line and column) or invalid content (naming the entry)
+     */
     public static QConfigMapping fromJson(String json) {
-        try {
-            return fromDict(JSON.readValue(json, Map.class));
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("QConfigMapping.fromJson: not valid JSON: " + e.getOriginalMessage(), e);
-        }
+        return fromDictValue(Json.read(json, "QConfigMapping"));
     }
 
     private static Map<String, Object> map(QConfig q) {
         return q == null ? null : q.toMap();
     }
 
-    @SuppressWarnings("unchecked")
-    private static QConfig qconfig(Object v) {
+    private static QConfig qconfig(Object v, String where) {
         if (v == null || v instanceof QConfig) {
             return (QConfig) v;
         }
-        if (v instanceof Map) {
-            return QConfig.fromMap((Map<String, ?>) v);
+        try {
+            return QConfig.fromMapValue(v);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("QConfigMapping " + where + ": " + e.getMessage(), e);
         }
-        throw new IllegalArgumentException("QConfigMapping: expected a QConfig map or null; got " + v);
     }
 
-    private static List<List<?>> rows(Object v, int width, String key) {
-        if (!(v instanceof List)) {
-            throw new IllegalArgumentException("QConfigMapping: '" + key + "' must be a list; got " + v);
+    private static List<?> rows(Object v, String key) {
+        if (!(v instanceof List<?> list)) {
+            throw new IllegalArgumentException("QConfigMapping '" + key + "': expected a list of entries "
+                    + ROW_LAYOUTS.get(key) + "; got " + describe(v));
         }
-        List<List<?>> out = new ArrayList<>();
-        for (Object row : (List<?>) v) {
-            if (!(row instanceof List) || ((List<?>) row).size() != width) {
-                throw new IllegalArgumentException("QConfigMapping: each '" + key + "' entry must be a list of "
-                        + width + " values; got " + row);
-            }
-            out.add((List<?>) row);
-        }
-        return out;
+        return list;
     }
 
-    private static Class<?> type(Object v) {
-        if (v instanceof Class) {
-            return (Class<?>) v;
+    private static String string(Object v, String where, String accepted) {
+        if (v instanceof String s) {
+            return s;
         }
-        String name = String.valueOf(v);
+        throw new IllegalArgumentException("QConfigMapping " + where + ": expected " + accepted + " (a string); got "
+                + describe(v));
+    }
+
+    private static int index(Object v, String where) {
+        if ((v instanceof Integer || v instanceof Long || v instanceof Short) && ((Number) v).longValue() >= 0
+                && ((Number) v).longValue() <= Integer.MAX_VALUE) {
+            return ((Number) v).intValue();
+        }
+        throw new IllegalArgumentException("QConfigMapping " + where + ": the index must be an integer >= 0 (the "
+                + "n-th vertex of that type, from 0); got " + describe(v));
+    }
+
+    private static String describe(Object v) {
+        if (v == null) {
+            return "null";
+        }
+        return v.getClass().getSimpleName() + " " + (v instanceof String s ? "\"" + s + "\"" : String.valueOf(v));
+    }
+
+    private static Class<?> type(Object v, String where) {
+        if (v instanceof Class<?> c) {
+            return c;
+        }
+        String name = string(v, where, "a layer or vertex configuration class name");
         for (String candidate : new String[] {name, "org.deeplearning4j.nn.conf.layers." + name,
                 "org.deeplearning4j.nn.conf.graph." + name}) {
             try {
                 return Class.forName(candidate, false, QConfigMapping.class.getClassLoader());
-            } catch (ClassNotFoundException e) {
+            } catch (ClassNotFoundException | LinkageError e) {
                 // try the next candidate
             }
         }
-        throw new IllegalArgumentException("QConfigMapping: unknown layer/vertex class '" + name
-                + "'; use a fully qualified class name on the class path");
+        throw new IllegalArgumentException("QConfigMapping " + where + ": unknown layer/vertex class '" + name
+                + "'; use a fully qualified class name on the class path, or a simple name of DL4J's conf.layers or "
+                + "conf.graph package such as \"DenseLayer\"");
     }
 
+    /**
+     * Object types match the class of a vertex's layer or vertex configuration, so any other class (a runtime layer
+     * such as {@code org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer}, or a typo resolving to some class)
+     * would silently never match.
+     */
     private static Class<?> requireType(Class<?> type) {
-        if (type == null) {
-            throw new IllegalArgumentException("QConfigMapping: object type must not be null");
+        if (type == null || !(Layer.class.isAssignableFrom(type) || GraphVertex.class.isAssignableFrom(type))) {
+            throw new IllegalArgumentException("QConfigMapping: object type " + (type == null ? "null"
+                    : "'" + type.getName() + "'") + " is not a layer or vertex configuration class; accepted: a "
+                    + "subclass of " + Layer.class.getName() + " (e.g. DenseLayer) or " + GraphVertex.class.getName()
+                    + " (e.g. ElementWiseVertex)");
         }
         return type;
     }

@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import org.deeplearning4j.nn.api.Model;
@@ -26,6 +28,7 @@ import org.deeplearning4j.util.ModelSerializer;
 public final class ModelFiles {
 
     private static final String CONFIGURATION_ENTRY = "configuration.json";
+    private static final Pattern LIBRARY_CLASS = Pattern.compile("\"(io\\.github\\.dl4jquant\\.[A-Za-z0-9_.$]+)\"");
 
     private ModelFiles() {
     }
@@ -49,6 +52,7 @@ public final class ModelFiles {
             throw new IllegalArgumentException("model file " + file + " is not a readable file");
         }
         String configuration = readConfiguration(file);
+        requireKnownLibraryClasses(file, configuration);
         try {
             if (configuration.contains("\"vertices\"")) {
                 return new LoadedModel(file, ModelSerializer.restoreComputationGraph(file.toFile(), false));
@@ -58,10 +62,27 @@ public final class ModelFiles {
             }
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("model file " + file + " could not be restored by DL4J's "
-                    + "ModelSerializer: " + oneLine(e), e);
+                    + "ModelSerializer: " + oneLine(e) + "; the file is truncated or corrupted: save it again", e);
         }
         throw new IllegalArgumentException("model file " + file + " holds a configuration.json that is neither a "
                 + "ComputationGraph nor a MultiLayerNetwork configuration");
+    }
+
+    /**
+     * A model saved by a later dl4j-quant may use layers this version lacks; DL4J would only say that the JSON is
+     * not a valid configuration.
+     */
+    private static void requireKnownLibraryClasses(Path file, String configuration) {
+        Matcher m = LIBRARY_CLASS.matcher(configuration);
+        while (m.find()) {
+            try {
+                Class.forName(m.group(1), false, ModelFiles.class.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                throw new IllegalArgumentException("model file " + file + " uses " + m.group(1) + ", which this "
+                        + "dl4j-quant does not have: the model was probably saved by a newer dl4j-quant. Upgrade "
+                        + "dl4j-quant, or quantize the fp32 model again with this version", e);
+            }
+        }
     }
 
     /** Saves {@code model} (without updater state) to {@code file} atomically. */
@@ -117,7 +138,7 @@ public final class ModelFiles {
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("model file " + file + " is not a DL4J model (not a readable zip: "
-                    + oneLine(e) + ")", e);
+                    + oneLine(e) + "); if it is one, it is truncated or corrupted: copy or save it again", e);
         }
     }
 }

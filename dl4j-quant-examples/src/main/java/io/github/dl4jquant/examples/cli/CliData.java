@@ -5,8 +5,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -28,6 +30,9 @@ import org.nd4j.linalg.factory.Nd4j;
 public record CliData(INDArray features, int[] labels, Path source) {
 
     private static final List<String> SPLITS = List.of("t10k", "train");
+    private static final Pattern DECIMAL = Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+    /** Larger labels would lose their value in a float column and one-hot encode into gigabytes. */
+    private static final int MAX_LABEL = 1 << 16;
 
     /** Unlabelled features for calibration: a directory prefers the training images. */
     public static CliData features(Path path) {
@@ -166,28 +171,46 @@ public record CliData(INDArray features, int[] labels, Path source) {
         return new CliData(Nd4j.createFromArray(flat).reshape('c', rows.size(), width), labels, file);
     }
 
-    /** The row's numbers, or null for a header line (a first line that does not parse). */
+    /**
+     * The row's numbers, or null for a header line: a first line none of whose cells is a number. A line with some
+     * numbers is data, so that a typo in the first row is reported instead of the row being dropped as a header.
+     */
     private static float[] parseRow(String line, Path file, int lineNumber, boolean mayBeHeader) {
-        String[] cells = line.split(",");
+        String[] cells = line.split(",", -1);
         float[] row = new float[cells.length];
+        int firstBad = -1;
         for (int c = 0; c < cells.length; c++) {
-            try {
-                row[c] = Float.parseFloat(cells[c].trim());
-            } catch (NumberFormatException e) {
-                if (mayBeHeader) {
-                    return null;
-                }
-                throw new IllegalArgumentException("CSV " + file + " line " + lineNumber + " column " + (c + 1)
-                        + ": '" + cells[c].trim() + "' is not a number");
+            Float v = number(cells[c].trim());
+            if (v == null) {
+                firstBad = firstBad < 0 ? c : firstBad;
+            } else {
+                row[c] = v;
             }
         }
-        return row;
+        if (firstBad < 0) {
+            return row;
+        }
+        if (mayBeHeader && Arrays.stream(cells).allMatch(c -> number(c.trim()) == null)) {
+            return null;
+        }
+        throw new IllegalArgumentException("CSV " + file + " line " + lineNumber + " column " + (firstBad + 1)
+                + ": '" + cells[firstBad].trim() + "' is not a finite decimal number; give numbers such as 0.5 in "
+                + "every column");
+    }
+
+    /** A finite decimal number, or null: Float.parseFloat would also take NaN, Infinity, "1f" and hex floats. */
+    private static Float number(String cell) {
+        if (!DECIMAL.matcher(cell).matches()) {
+            return null;
+        }
+        float v = Float.parseFloat(cell);
+        return Float.isFinite(v) ? v : null;
     }
 
     private static int label(float value, Path file, int row) {
-        if (value != Math.rint(value) || value < 0) {
+        if (value != Math.rint(value) || value < 0 || value >= MAX_LABEL) {
             throw new IllegalArgumentException("CSV " + file + " data row " + (row + 1) + ": the last column is the "
-                    + "class label and must be a non-negative integer, got " + value);
+                    + "class label and must be an integer in [0, " + MAX_LABEL + "), got " + value);
         }
         return (int) value;
     }

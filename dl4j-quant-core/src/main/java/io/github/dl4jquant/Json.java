@@ -1,4 +1,4 @@
-package io.github.dl4jquant.backendconfig;
+package io.github.dl4jquant;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
@@ -12,10 +12,17 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import java.util.Map;
 
 /**
- * The one JSON dialect of this package: {@code toDict()} maps written with two-space indentation, one item per line
- * and {@code "\n"} line ends on every OS, so that files diff cleanly in version control.
+ * The one JSON dialect of the configuration classes ({@code BackendConfig}, {@code QConfigMapping}, ...):
+ * {@code toDict()} maps written with two-space indentation, one item per line and {@code "\n"} line ends on every
+ * OS, so that files diff cleanly in version control; read back strictly (duplicate keys and trailing tokens are
+ * errors), with syntax errors naming the line and column.
+ *
+ * <pre>{@code
+ * String json = Json.write(config.toDict());
+ * Object dict = Json.read(json, "BackendConfig");   // a Map, List, String, Number, Boolean or null
+ * }</pre>
  */
-final class Json {
+public final class Json {
 
     private static final ObjectMapper MAPPER = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
@@ -33,7 +40,7 @@ final class Json {
         return new DefaultPrettyPrinter(separators).withObjectIndenter(indenter).withArrayIndenter(indenter);
     }
 
-    static String write(Map<String, Object> dict) {
+    public static String write(Map<String, Object> dict) {
         try {
             return WRITER.writeValueAsString(dict);
         } catch (JsonProcessingException e) {
@@ -42,7 +49,7 @@ final class Json {
     }
 
     /** Parses {@code json}; syntax errors name the line and column so that hand-edited files are easy to fix. */
-    static Object read(String json, String owner) {
+    public static Object read(String json, String owner) {
         if (json == null) {
             throw new IllegalArgumentException(owner + " JSON: got null; accepted: a JSON object as written by "
                     + owner + ".toJson()");
