@@ -17,6 +17,7 @@ import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
@@ -43,11 +44,12 @@ final class BenchModels {
     }
 
     /** Every model {@link #fp32} builds. */
-    static final List<String> MODELS = List.of("dense784x512", "dense4096", "mlp", "lenet", "resnet");
+    static final List<String> MODELS = List.of("dense784x512", "dense4096", "mlp", "lenet", "resnet", "lstm");
 
     /**
      * "dense784x512" (one ReLU dense layer), "dense4096" (4096 -> 4096 identity), "mlp" (784-512-256-10), "lenet"
-     * (see {@link #lenet}) or "resnet" (see {@link #resnet}).
+     * (see {@link #lenet}), "resnet" (see {@link #resnet}) or "lstm" (LSTM 128 -> 256, tanh, on 50 time steps: the
+     * sequence output, as PyTorch's {@code nn.LSTM(128, 256)}).
      */
     static ComputationGraph fp32(String name) {
         if (name.equals("lenet") || name.equals("resnet")) {
@@ -66,6 +68,10 @@ final class BenchModels {
             case "dense4096":
                 b.addLayer("d1", dense(4096, 4096, Activation.IDENTITY), "in").setOutputs("d1");
                 break;
+            case "lstm":
+                b.addLayer("lstm", new LSTM.Builder().nIn(128).nOut(256).activation(Activation.TANH).build(), "in")
+                        .setOutputs("lstm");
+                break;
             case "mlp":
                 b.addLayer("d1", dense(784, 512, Activation.RELU), "in")
                         .addLayer("d2", dense(512, 256, Activation.RELU), "d1")
@@ -81,13 +87,18 @@ final class BenchModels {
         return g;
     }
 
-    /** The shape of one example: [784] for the MLPs and LeNet (its flat 28x28 input), [4096], or [3, 32, 32]. */
+    /**
+     * The shape of one example: [784] for the MLPs and LeNet (its flat 28x28 input), [4096], [3, 32, 32], or [128, 50]
+     * (NCW: 128 features, 50 steps).
+     */
     static long[] inputShape(String name) {
         switch (name) {
             case "dense4096":
                 return new long[] {4096};
             case "resnet":
                 return new long[] {3, 32, 32};
+            case "lstm":
+                return new long[] {128, 50};
             default:
                 return new long[] {784};
         }

@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * java -cp ... org.openjdk.jmh.Main InferenceBenchmark -p model=mlp -p batch=256
  * }</pre>
  * The CNNs of {@link BenchModels} run at their own batch sizes, which run-benchmarks.sh passes: {@code -p model=lenet
- * -p batch=1,32,256} and {@code -p model=resnet -p batch=1,8,32}.
+ * -p batch=1,32,256} and {@code -p model=resnet -p batch=1,8,32}; the LSTM (dynamic quantization only, as in PyTorch)
+ * {@code -p model=lstm -p batch=1,32,64 -p variant=fp32,dynamic}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -38,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
     "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 public class InferenceBenchmark {
 
-    /** Also "lenet" and "resnet" (see above). */
+    /** Also "lenet", "resnet" and "lstm" (see above). */
     @Param({"dense784x512", "dense4096", "mlp"})
     public String model;
 
