@@ -276,6 +276,24 @@ class SequenceModelsTest {
     }
 
     @Test
+    void denseLayersAppliedPerTimeStepAreQuantizedToo() {
+        ComputationGraph fp32 = new ComputationGraph(new NeuralNetConfiguration.Builder().seed(9).graphBuilder()
+                .addInputs("x").setInputTypes(InputType.recurrent(IN, STEPS))
+                .addLayer("rnn", lstm(RNNFormat.NCW), "x")
+                .addLayer("dense", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(8)
+                        .activation(Activation.RELU).build(), "rnn")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "dense")
+                .setOutputs("out").build());
+        fp32.init();
+        ComputationGraph q = dynamic(fp32);
+        assertInstanceOf(QuantizedDenseLayer.class, q.getLayer("dense"));
+        assertInstanceOf(QuantizedDenseLayer.class, q.getLayer("out"));
+        INDArray x = sequence(12, 3, RNNFormat.NCW);
+        assertTrue(maxAbsDiff(fp32.outputSingle(x), q.outputSingle(x)) < CLOSE_TO_FP32);
+    }
+
+    @Test
     void multiLayerNetworksQuantizeToo() {
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3).list()
                 .layer(lstm(RNNFormat.NCW))
