@@ -1,5 +1,9 @@
 package io.github.dl4jquant.nn.quantized;
 
+import io.github.dl4jquant.kernel.DnnlLstmCell;
+import java.util.Optional;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -10,9 +14,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The runtime of {@link DynamicQuantizedLSTM}: DL4J's {@code LSTMHelpers} cell update on gates from the int8
- * products, block by block in DL4J's order {@code [a | f | o | i]}, GravesLSTM's peepholes included.
+ * products, block by block in DL4J's order {@code [a | f | o | i]}. Without peepholes and masks, and with activations
+ * oneDNN computes (sigmoid, tanh, ReLU, ...), the update runs as {@link DnnlLstmCell}'s six primitives; otherwise
+ * (GravesLSTM's peepholes, a mask, other activations) as ND4J ops.
  */
 public class DynamicQuantizedLSTMLayer extends DynamicQuantizedRecurrentLayer<DynamicQuantizedLSTM> {
+    private volatile Optional<DnnlLstmCell> nativeCell;
 
     public DynamicQuantizedLSTMLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -26,6 +33,40 @@ public class DynamicQuantizedLSTMLayer extends DynamicQuantizedRecurrentLayer<Dy
     @Override
     protected boolean hasCellState() {
         return true;
+    }
+
+    @Override
+    protected void runSteps(Direction d, INDArray inputProducts, boolean forwards, State s, INDArray out) {
+        DnnlLstmCell cell = nativeCell().orElse(null);
+        if (cell == null || d.peepholes != null || maskArray != null || out.ordering() != 'f' || out.offset() != 0) {
+            super.runSteps(d, inputProducts, forwards, s, out);
+            return;
+        }
+        int batch = (int) out.size(0);
+        int steps = (int) out.size(2);
+        long hidden = out.size(1);
+        INDArray cByUnit = s.c.transpose().dup('c');
+        INDArray gates = Nd4j.createUninitialized(DataType.FLOAT, new long[] {batch, inputProducts.size(1)}, 'c');
+        Pointer output = out.data().addressPointer();
+        for (int i = 0; i < steps; i++) {
+            int t = forwards ? i : steps - 1 - i;
+            gatesAt(d, inputProducts, t, s.h, gates);
+            // out is 'f' [batch, hidden, T]: step t is batch * hidden floats, hidden unit major, as the cell writes h
+            Pointer step = new BytePointer(output).position((long) t * batch * hidden * Float.BYTES);
+            cell.step(gates, cByUnit.data().addressPointer(), step, s.h);
+        }
+        s.c.assign(cByUnit.transpose());
+    }
+
+    private Optional<DnnlLstmCell> nativeCell() {
+        Optional<DnnlLstmCell> c = nativeCell;
+        if (c == null) {
+            DynamicQuantizedLSTM conf = layerConf();
+            c = Optional.ofNullable(DnnlLstmCell.of((int) conf.getNOut(), conf.getGateActivationFn(),
+                    conf.getActivationFn()));
+            nativeCell = c;
+        }
+        return c;
     }
 
     @Override

@@ -198,17 +198,35 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
         INDArray rows = x.permute(2, 0, 1).dup('c').reshape('c', (long) steps * batch, x.size(1));
         INDArray inputProducts = Nd4j.createUninitialized(DataType.FLOAT, new long[] {(long) steps * batch, gates}, 'c');
         d.input.apply(rows, inputProducts);
-        INDArray stepGates = Nd4j.createUninitialized(DataType.FLOAT, new long[] {batch, gates}, 'c');
+        runSteps(d, inputProducts, forwards, s, out);
+        return out;
+    }
+
+    /**
+     * The time loop: per step the recurrent product, {@code gates = HH + IH[t]}, {@link #cellStep}, the mask, and the
+     * hidden state into {@code out[:, :, t]}. Subclasses may run the same with native kernels.
+     *
+     * @param inputProducts the input product of every step, {@code [T * batch, gates]}, time major
+     * @param out           {@code [batch, hidden, T]}, 'f' order
+     */
+    protected void runSteps(Direction d, INDArray inputProducts, boolean forwards, State s, INDArray out) {
+        int batch = (int) out.size(0);
+        int steps = (int) out.size(2);
+        INDArray stepGates = Nd4j.createUninitialized(DataType.FLOAT, new long[] {batch, inputProducts.size(1)}, 'c');
         for (int i = 0; i < steps; i++) {
             int t = forwards ? i : steps - 1 - i;
-            d.recurrent.apply(s.h, stepGates);
-            stepGates.addi(inputProducts.get(NDArrayIndex.interval((long) t * batch, (long) (t + 1) * batch),
-                    NDArrayIndex.all()));
+            gatesAt(d, inputProducts, t, s.h, stepGates);
             cellStep(stepGates, s, d.peepholes);
             applyMask(s, t);
             out.tensorAlongDimension(t, 1, 0).assign(s.h);
         }
-        return out;
+    }
+
+    /** {@code gates = h RW + IH[t]}, PyTorch's {@code HH + IH[t]}. */
+    protected static void gatesAt(Direction d, INDArray inputProducts, int t, INDArray h, INDArray gates) {
+        long batch = h.size(0);
+        d.recurrent.apply(h, gates);
+        gates.addi(inputProducts.get(NDArrayIndex.interval(t * batch, (t + 1) * batch), NDArrayIndex.all()));
     }
 
     private void applyMask(State s, int t) {
