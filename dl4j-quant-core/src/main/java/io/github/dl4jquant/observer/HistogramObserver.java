@@ -212,6 +212,16 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
     }
 
     @Override
+    public ObserverState state() {
+        return histogram.state(stateBuilder());
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        histogram.load(requirePerTensor(requireLoadable(state)), name());
+    }
+
+    @Override
     public boolean isCalibrated() {
         return !histogram.isEmpty();
     }
