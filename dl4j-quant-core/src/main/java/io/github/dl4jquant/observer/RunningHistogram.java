@@ -264,22 +264,30 @@ final class RunningHistogram {
         return binned(v, lo, hi);
     }
 
+    /**
+     * Counts in ints, converted once: a float32 counter stops growing at 2^24, so a batch putting more values into
+     * one bin (a [60000, 784] batch of images with their zero background) would silently lose counts.
+     */
     private float[] binned(float[] v, float lo, float hi) {
-        float[] h = new float[bins];
+        int[] counts = new int[bins];
         float width = hi - lo;
         float n = bins;
         int last = bins - 1;
         for (float x : v) {
             if (x >= lo && x <= hi) {
                 int pos = (int) ((x - lo) * n / width);
-                h[pos > last ? last : pos]++;
+                counts[pos > last ? last : pos]++;
             }
+        }
+        float[] h = new float[bins];
+        for (int i = 0; i < bins; i++) {
+            h[i] = counts[i];
         }
         return h;
     }
 
     private static float countFinite(float[] v) {
-        float c = 0;
+        long c = 0;
         for (float x : v) {
             if (Float.isFinite(x)) {
                 c++;
