@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * try (SparkCalibration calibration = SparkCalibration.builder(model,
  *         QConfigs.getDefaultQConfigMapping("x86"), BackendConfigs.getX86BackendConfig()).batchSize(256).build(sc)) {
- *     CalibrationRun run = calibration.calibrate(trainingRdd);     // JavaRDD<DataSet>, JavaRDD<INDArray> or Dataset<Row>
+ *     CalibrationRun run = calibration.calibrate(trainingRdd);   // JavaRDD<DataSet>; also INDArrays, Dataset<Row>
  *     ComputationGraph int8 = Quantizer.convert(calibration.prepared());
  * }
  * }</pre>
@@ -111,7 +111,8 @@ public final class SparkCalibration implements AutoCloseable {
     }
 
     private static Iterator<INDArray> dataSetBatches(Iterator<DataSet> it, int batchSize) {
-        return featuresOnly(new ArrayBatches(new MappedIterator<>(it, ds -> new INDArray[] {ds.getFeatures()}), batchSize));
+        return featuresOnly(new ArrayBatches(new MappedIterator<>(it, ds -> new INDArray[] {ds.getFeatures()}),
+                batchSize));
     }
 
     private static Iterator<INDArray> arrayBatches(Iterator<INDArray> it, int batchSize) {
@@ -119,7 +120,8 @@ public final class SparkCalibration implements AutoCloseable {
     }
 
     private static Iterator<INDArray> rowBatches(Iterator<Row> it, int batchSize, int column) {
-        return new MappedIterator<>(new RowBatches<>(it, r -> SparkRows.features(r, column), batchSize), RowBatches.Batch::features);
+        return new MappedIterator<>(new RowBatches<>(it, r -> SparkRows.features(r, column), batchSize),
+                RowBatches.Batch::features);
     }
 
     private static Iterator<INDArray> featuresOnly(Iterator<INDArray[]> groups) {

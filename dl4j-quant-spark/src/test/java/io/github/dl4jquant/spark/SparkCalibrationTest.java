@@ -109,7 +109,8 @@ class SparkCalibrationTest {
 
     @Test
     void histogramCalibrationInTwoPassesGivesExactlyTheQParamsOfOneJvmObservingAllRows() {
-        PreparedModel single = singleJvm(QConfigs.getDefaultQConfigMapping("x86")).calibrate(F.calibration.getFeatures());
+        PreparedModel single = singleJvm(QConfigs.getDefaultQConfigMapping("x86"))
+                .calibrate(F.calibration.getFeatures());
         try (SparkCalibration spark = spark(QConfigs.getDefaultQConfigMapping("x86"), true)) {
             CalibrationRun run = spark.calibrate(calibrationRdd());
             assertEquals(2, run.passes());
