@@ -89,7 +89,10 @@ public final class SparkCalibration implements AutoCloseable {
         return new Builder(model, mapping, backend);
     }
 
-    /** The driver's prepared model: what {@code calibrate} loads the merged statistics into. */
+    /**
+     * The driver's prepared model: what {@code calibrate} loads the merged statistics into. Each {@code calibrate}
+     * replaces the statistics of the one before (to calibrate on several datasets, union the RDDs).
+     */
     public PreparedModel prepared() {
         return prepared;
     }

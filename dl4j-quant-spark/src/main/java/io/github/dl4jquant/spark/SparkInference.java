@@ -1,11 +1,10 @@
 package io.github.dl4jquant.spark;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -103,7 +102,7 @@ public final class SparkInference implements AutoCloseable {
     public Dataset<Row> transform(Dataset<Row> rows, String featuresColumn, String outputColumn) {
         StructType schema = rows.schema();
         int column = SparkRows.featureColumn(schema, featuresColumn);
-        if (java.util.Arrays.asList(schema.fieldNames()).contains(outputColumn)) {
+        if (Arrays.asList(schema.fieldNames()).contains(outputColumn)) {
             throw new IllegalArgumentException("The Dataset already has a column '" + outputColumn
                     + "': choose another output column name");
         }
@@ -210,49 +209,13 @@ public final class SparkInference implements AutoCloseable {
             return Collections.emptyIterator();
         }
         Model m = borrow(bytes);
+        Runnable giveBack = () -> ExecutorModels.giveBack(bytes.id(), m);
         TaskContext task = TaskContext.get();
         if (task != null) {
-            task.addTaskCompletionListener((TaskContext ctx) -> ExecutorModels.giveBack(bytes.id(), m));
+            // also when the task fails or stops reading early
+            task.addTaskCompletionListener((TaskContext ctx) -> giveBack.run());
         }
-        return new Iterator<>() {
-            private List<R> current = List.of();
-            private int next;
-
-            @Override
-            public boolean hasNext() {
-                while (next == current.size()) {
-                    if (!batches.hasNext()) {
-                        if (task == null) {
-                            ExecutorModels.giveBack(bytes.id(), m);
-                        }
-                        return false;
-                    }
-                    current = score(batches.next());
-                    next = 0;
-                }
-                return true;
-            }
-
-            private List<R> score(RowBatches.Batch<T> batch) {
-                INDArray out = output(m, batch.features());
-                float[] flat = out.dup('c').data().asFloat();
-                int width = (int) (flat.length / batch.records().size());
-                List<R> results = new ArrayList<>(batch.records().size());
-                for (int i = 0; i < batch.records().size(); i++) {
-                    results.add(attach.apply(batch.records().get(i),
-                            java.util.Arrays.copyOfRange(flat, i * width, (i + 1) * width)));
-                }
-                return results;
-            }
-
-            @Override
-            public R next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                return current.get(next++);
-            }
-        };
+        return new ScoredRecords<>(batches, x -> output(m, x), attach, task != null ? () -> { } : giveBack);
     }
 
     private static Model borrow(ModelBytes bytes) {
