@@ -30,9 +30,11 @@ import scala.Tuple2;
 
 /**
  * The same checks across processes: Spark's {@code local-cluster[2,1,1536]} starts a master, a worker and two
- * executor JVMs, so broadcasts, closures and observer states really cross process boundaries. Spark launches the
- * executors from a Spark home; this test makes one from the test class path (a {@code jars} folder and the
- * {@code RELEASE} marker a distribution has). Runs in its own surefire execution: one SparkContext per JVM.
+ * executor JVMs, so broadcasts, closures and observer states really cross process boundaries. Spark's worker launches
+ * the executors from a Spark home: this test makes {@code target/spark-home} from the test class path (a {@code jars}
+ * folder and the {@code RELEASE} marker a distribution has) and hands it over as Spark's own tests do ({@code
+ * spark.testing}, {@code spark.test.home}). The module's {@code local-cluster} surefire execution gives it a JVM of
+ * its own: one SparkContext per JVM.
  */
 class SparkLocalClusterTest {
     private static final int PARTITIONS = 8;
@@ -42,16 +44,19 @@ class SparkLocalClusterTest {
     @BeforeAll
     static void startCluster() {
         String classPath = System.getProperty("java.class.path");
+        System.setProperty("spark.testing", "true");
+        System.setProperty("spark.test.home", makeSparkHome(classPath).toString());
         String jvmArgs = "-Dorg.bytedeco.javacpp.platform.extension="
                 + System.getProperty("org.bytedeco.javacpp.platform.extension", "-onednn-avx2");
         sc = new JavaSparkContext(new SparkConf().setMaster("local-cluster[2,1,1536]")
                 .setAppName("dl4j-quant-spark-local-cluster")
-                .set("spark.home", sparkHome(classPath).toString())
                 .set("spark.ui.enabled", "false")
                 .set("spark.driver.host", "127.0.0.1")
                 .set("spark.executor.extraClassPath", classPath)
                 .set("spark.executor.extraJavaOptions", jvmArgs)
-                .set("spark.executorEnv.OMP_NUM_THREADS", "1"));
+                .set("spark.executorEnv.OMP_NUM_THREADS", "1")
+                // the launcher reads the Scala version of the jars from here when no build directories exist
+                .set("spark.executorEnv.SPARK_SCALA_VERSION", "2.12"));
     }
 
     @AfterAll
@@ -61,21 +66,23 @@ class SparkLocalClusterTest {
         }
     }
 
-    private static Path sparkHome(String classPath) {
+    private static Path makeSparkHome(String classPath) {
+        Path home = Path.of("target", "spark-home").toAbsolutePath();
         try {
-            Path home = Files.createTempDirectory("spark-home");
-            Path jars = Files.createDirectory(home.resolve("jars"));
+            Path jars = Files.createDirectories(home.resolve("jars"));
             for (String entry : classPath.split(File.pathSeparator)) {
                 Path p = Path.of(entry);
-                if (entry.endsWith(".jar") && Files.isRegularFile(p) && !Files.exists(jars.resolve(p.getFileName()))) {
+                if (entry.endsWith(".jar") && Files.isRegularFile(p) && !Files.exists(jars.resolve(p.getFileName()),
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     Files.createSymbolicLink(jars.resolve(p.getFileName()), p.toAbsolutePath());
                 }
             }
-            Files.createFile(home.resolve("RELEASE"));
-            home.toFile().deleteOnExit();
+            if (!Files.exists(home.resolve("RELEASE"))) {
+                Files.createFile(home.resolve("RELEASE"));
+            }
             return home;
         } catch (IOException e) {
-            throw new UncheckedIOException("Could not make a Spark home for local-cluster", e);
+            throw new UncheckedIOException("Could not make the Spark home " + home + " for local-cluster", e);
         }
     }
 
