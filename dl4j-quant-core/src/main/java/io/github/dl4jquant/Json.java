@@ -1,14 +1,15 @@
 package io.github.dl4jquant;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import java.io.IOException;
 import java.util.Map;
 
 /**
@@ -35,9 +36,35 @@ public final class Json {
 
     private static DefaultPrettyPrinter prettyPrinter() {
         DefaultIndenter indenter = new DefaultIndenter("  ", "\n");
-        Separators separators = Separators.createDefaultInstance()
-                .withObjectFieldValueSpacing(Separators.Spacing.AFTER);
-        return new DefaultPrettyPrinter(separators).withObjectIndenter(indenter).withArrayIndenter(indenter);
+        DefaultPrettyPrinter p = new KeyColonValuePrinter();
+        p.indentObjectsWith(indenter);
+        p.indentArraysWith(indenter);
+        return p;
+    }
+
+    /**
+     * Jackson's pretty printer with {@code "key": value} instead of {@code "key" : value}, through the API of
+     * Jackson 2.15 as well (Spark 3.5 pins it; {@code Separators.Spacing} only arrived in 2.16).
+     */
+    private static final class KeyColonValuePrinter extends DefaultPrettyPrinter {
+        private static final long serialVersionUID = 1L;
+
+        KeyColonValuePrinter() {
+        }
+
+        private KeyColonValuePrinter(KeyColonValuePrinter base) {
+            super(base);
+        }
+
+        @Override
+        public DefaultPrettyPrinter createInstance() {
+            return new KeyColonValuePrinter(this);
+        }
+
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
     }
 
     public static String write(Map<String, Object> dict) {

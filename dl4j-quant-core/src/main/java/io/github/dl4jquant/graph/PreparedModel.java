@@ -9,6 +9,7 @@ import io.github.dl4jquant.backendconfig.DTypeWithConstraints;
 import io.github.dl4jquant.backendconfig.ObservationType;
 import io.github.dl4jquant.observer.FixedQParamsObserver;
 import io.github.dl4jquant.observer.Observer;
+import io.github.dl4jquant.observer.ObserverState;
 import io.github.dl4jquant.qconfig.QConfig;
 import io.github.dl4jquant.nn.WeightLayouts;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedDense;
@@ -510,6 +511,72 @@ public final class PreparedModel {
         }
         log.info("Calibrated on {} batches ({} examples) in {} s", batches - batchesBefore, examples,
                 String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9));
+    }
+
+    // ---------------------------------------------------------------------------------------------- state
+
+    /**
+     * What calibration has accumulated so far, detached from the model: one {@link ObserverState} per distinct observer (keyed by the first tensor it observes), the tensor ranks and the counts.
+     *
+     * @throws UnsupportedOperationException if an observer (one of your own) does not export its statistics
+     */
+    public CalibrationState calibrationState() {
+        Map<String, ObserverState> states = new LinkedHashMap<>();
+        distinctObserversByFirstTensor().forEach((tensor, o) -> states.put(tensor, o.state()));
+        return new CalibrationState(states, ranks, batches, examples);
+    }
+
+    /**
+     * Replaces what calibration has accumulated with {@code state}, e.g. the merged states of shards calibrated in
+     * other processes by identically prepared models; the model is not run.
+     *
+     * @throws IllegalArgumentException if {@code state} comes from a differently prepared model (other observed
+     *                                  tensors or observer settings)
+     */
+    public PreparedModel loadCalibrationState(CalibrationState state) {
+        Map<String, Observer> mine = distinctObserversByFirstTensor();
+        if (!mine.keySet().equals(state.observers().keySet())) {
+            throw new IllegalArgumentException("loadCalibrationState: the state observes tensors "
+                    + state.observers().keySet() + " but this prepared model observes " + mine.keySet()
+                    + "; prepare both with the same model, QConfigMapping and BackendConfig");
+        }
+        for (Map.Entry<String, Observer> e : mine.entrySet()) {
+            try {
+                e.getValue().loadState(state.observers().get(e.getKey()));
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("loadCalibrationState: observer of tensor '"
+                        + graph.displayName(e.getKey()) + "' (" + describeTensor(e.getKey()) + "): " + ex.getMessage(),
+                        ex);
+            }
+        }
+        ranks.clear();
+        ranks.putAll(state.ranks());
+        batches = state.batches();
+        examples = state.examples();
+        conversionReport = null;
+        return this;
+    }
+
+    /** Forgets every observer's statistics and the counts, as before the first {@code calibrate}. */
+    public PreparedModel resetCalibration() {
+        distinctObservers().forEach(Observer::reset);
+        ranks.clear();
+        batches = 0;
+        examples = 0;
+        calibrationNanos = 0;
+        conversionReport = null;
+        return this;
+    }
+
+    private Map<String, Observer> distinctObserversByFirstTensor() {
+        Map<String, Observer> byTensor = new LinkedHashMap<>();
+        Set<Observer> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        observersByTensor.forEach((tensor, o) -> {
+            if (seen.add(o)) {
+                byTensor.put(tensor, o);
+            }
+        });
+        return byTensor;
     }
 
     // ---------------------------------------------------------------------------------------------- accessors

@@ -123,6 +123,20 @@ public final class FixedQParamsObserver implements Observer {
         }
     }
 
+    /** Settings only: there are no statistics to carry. */
+    @Override
+    public ObserverState state() {
+        return ObserverState.builder(factory().toMap()).build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        if (state == null || !factory().toMap().equals(state.settings()) || state.hasStatistics()) {
+            throw new IllegalArgumentException("FixedQParamsObserver: can only load a state of the same settings and no "
+                    + "statistics; this is " + this + ", the state " + state);
+        }
+    }
+
     @Override
     public boolean isCalibrated() {
         return true;

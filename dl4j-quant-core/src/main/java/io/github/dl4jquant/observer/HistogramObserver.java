@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * bit, e.g. to compare with models calibrated by PyTorch 1.13 (the golden vectors in this project were made so).
  *
  * <p>Infinite values are ignored with a warning (as PyTorch 2.x); NaN raises {@link IllegalArgumentException}.
- * Merging (which PyTorch lacks) re-bins both histograms into the union of their ranges by overlap. When every value
- * seen so far is equal, the next batch keeps those counts (PyTorch restarts the histogram from that batch).
+ * Merging (which PyTorch lacks) re-bins both histograms into the union of their ranges by overlap; histograms over
+ * the same range add exactly, which {@link ObserverState#withEmptyHistogramOverObservedRange()} uses for an exact
+ * two-pass calibration of shards. When every value seen so far is equal, the next batch keeps those counts (PyTorch
+ * restarts the histogram from that batch).
  */
 public class HistogramObserver extends UniformQuantizationObserverBase {
     private static final Logger LOG = LoggerFactory.getLogger(HistogramObserver.class);
@@ -209,6 +211,16 @@ public class HistogramObserver extends UniformQuantizationObserverBase {
     @Override
     public void merge(Observer other) {
         histogram.merge(requireMergeable(other, HistogramObserver.class).histogram);
+    }
+
+    @Override
+    public ObserverState state() {
+        return histogram.state(stateBuilder());
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        histogram.load(requirePerTensor(requireLoadable(state)), name());
     }
 
     @Override

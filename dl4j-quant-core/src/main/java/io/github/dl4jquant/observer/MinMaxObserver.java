@@ -62,6 +62,19 @@ public final class MinMaxObserver extends UniformQuantizationObserverBase {
     }
 
     @Override
+    public ObserverState state() {
+        ObserverState.Builder s = stateBuilder();
+        return isCalibrated() ? s.minVal(new float[] {minVal}).maxVal(new float[] {maxVal}).build() : s.build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        requirePerTensor(requireLoadable(state));
+        minVal = state.hasStatistics() ? state.minVal()[0] : Float.POSITIVE_INFINITY;
+        maxVal = state.hasStatistics() ? state.maxVal()[0] : Float.NEGATIVE_INFINITY;
+    }
+
+    @Override
     public boolean isCalibrated() {
         return minVal <= maxVal;
     }

@@ -87,6 +87,25 @@ public final class MovingAverageMinMaxObserver extends UniformQuantizationObserv
     }
 
     @Override
+    public ObserverState state() {
+        ObserverState.Builder s = stateBuilder().batches(batches);
+        return isCalibrated() ? s.minVal(new float[] {minVal}).maxVal(new float[] {maxVal}).build() : s.build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        requirePerTensor(requireLoadable(state));
+        if (state.hasStatistics() != (state.batches() > 0)) {
+            throw new IllegalArgumentException(name() + ": a state with statistics needs batches > 0 and one "
+                    + "without needs 0; got batches=" + state.batches() + " with " + state.minVal().length
+                    + " min_val(s)");
+        }
+        minVal = state.hasStatistics() ? state.minVal()[0] : Float.POSITIVE_INFINITY;
+        maxVal = state.hasStatistics() ? state.maxVal()[0] : Float.NEGATIVE_INFINITY;
+        batches = state.batches();
+    }
+
+    @Override
     public boolean isCalibrated() {
         return batches > 0;
     }

@@ -102,6 +102,26 @@ public final class MovingAveragePerChannelMinMaxObserver extends UniformQuantiza
     }
 
     @Override
+    public ObserverState state() {
+        ObserverState.Builder s = stateBuilder().batches(batches);
+        return isCalibrated() ? s.minVal(minVal).maxVal(maxVal).axis(axis).build() : s.build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        requireLoadable(state);
+        if (state.hasStatistics() != (state.batches() > 0) || (state.hasStatistics() && state.axis() < 0)) {
+            throw new IllegalArgumentException(name() + ": a state with statistics needs batches > 0 and its "
+                    + "channel axis, one without needs batches 0; got batches=" + state.batches() + ", axis="
+                    + state.axis() + " with " + state.minVal().length + " channel(s)");
+        }
+        minVal = state.hasStatistics() ? state.minVal() : null;
+        maxVal = state.hasStatistics() ? state.maxVal() : null;
+        axis = state.hasStatistics() ? state.axis() : -1;
+        batches = state.batches();
+    }
+
+    @Override
     public boolean isCalibrated() {
         return batches > 0;
     }

@@ -22,6 +22,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * shards of the data in parallel. Unlike PyTorch, an observer that saw no data refuses to invent parameters: {@link
  * #calculateQParams()} throws {@link IllegalStateException} (PyTorch warns and returns scale 1.0, zero point 0).
  *
+ * <p>{@link #state()} detaches the statistics as a compact {@link ObserverState} (JSON or binary) and {@link
+ * #loadState} puts them back, so shards can be observed in other processes and merged where the model is converted.
+ *
  * <p>Observers are not thread-safe: give each thread its own (same factory) and merge them at the end.
  */
 public interface Observer {
@@ -72,4 +75,28 @@ public interface Observer {
 
     /** A factory that creates fresh observers with this observer's settings. */
     ObserverFactory factory();
+
+    /**
+     * The statistics as a detached, serialisable value (settings included, no observed arrays): what a shard of a
+     * distributed calibration sends back. The built-in observers implement it; an observer of your own does when
+     * it should calibrate in parts.
+     *
+     * @throws UnsupportedOperationException for observers that do not export their statistics
+     */
+    default ObserverState state() {
+        throw new UnsupportedOperationException(getClass().getName() + " does not export its statistics: implement "
+                + "Observer.state() and loadState(...) to calibrate it in parts (for example on Spark)");
+    }
+
+    /**
+     * Replaces the statistics with those of {@code state} (from {@link #state()} of an observer with the same
+     * settings).
+     *
+     * @throws IllegalArgumentException if {@code state} was made by an observer with other settings or is malformed
+     * @throws UnsupportedOperationException for observers that do not import statistics
+     */
+    default void loadState(ObserverState state) {
+        throw new UnsupportedOperationException(getClass().getName() + " does not import statistics: implement "
+                + "Observer.state() and loadState(...) to calibrate it in parts (for example on Spark)");
+    }
 }

@@ -94,6 +94,24 @@ public final class PerChannelMinMaxObserver extends UniformQuantizationObserverB
     }
 
     @Override
+    public ObserverState state() {
+        ObserverState.Builder s = stateBuilder();
+        return isCalibrated() ? s.minVal(minVal).maxVal(maxVal).axis(axis).build() : s.build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        requireLoadable(state);
+        if (state.hasStatistics() && state.axis() < 0) {
+            throw new IllegalArgumentException(name() + ": a per-channel state needs its channel axis; got "
+                    + state.axis());
+        }
+        minVal = state.hasStatistics() ? state.minVal() : null;
+        maxVal = state.hasStatistics() ? state.maxVal() : null;
+        axis = state.hasStatistics() ? state.axis() : -1;
+    }
+
+    @Override
     public boolean isCalibrated() {
         return minVal != null;
     }

@@ -116,6 +116,16 @@ public class PercentileObserver extends UniformQuantizationObserverBase {
     }
 
     @Override
+    public ObserverState state() {
+        return histogram.state(stateBuilder());
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        histogram.load(requirePerTensor(requireLoadable(state)), name());
+    }
+
+    @Override
     public boolean isCalibrated() {
         return !histogram.isEmpty();
     }

@@ -76,6 +76,20 @@ public final class PlaceholderObserver implements Observer {
     }
 
     /** Always false: a placeholder never has statistics. */
+    /** Settings only: there are no statistics to carry. */
+    @Override
+    public ObserverState state() {
+        return ObserverState.builder(factory().toMap()).build();
+    }
+
+    @Override
+    public void loadState(ObserverState state) {
+        if (state == null || !factory().toMap().equals(state.settings()) || state.hasStatistics()) {
+            throw new IllegalArgumentException("PlaceholderObserver: can only load a state of the same settings and no "
+                    + "statistics; this is " + this + ", the state " + state);
+        }
+    }
+
     @Override
     public boolean isCalibrated() {
         return false;

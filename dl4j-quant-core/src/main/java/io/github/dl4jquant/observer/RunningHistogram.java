@@ -20,6 +20,9 @@ final class RunningHistogram {
     private float[] hist;
     private float min = Float.POSITIVE_INFINITY;
     private float max = Float.NEGATIVE_INFINITY;
+    /** The finite range of the values actually seen; the histogram's range grows in steps beyond it. */
+    private float observedMin = Float.POSITIVE_INFINITY;
+    private float observedMax = Float.NEGATIVE_INFINITY;
 
     RunningHistogram(int bins, int upsampleRate, boolean truncateRange) {
         this.bins = bins;
@@ -49,6 +52,8 @@ final class RunningHistogram {
         hist = new float[bins];
         min = Float.POSITIVE_INFINITY;
         max = Float.NEGATIVE_INFINITY;
+        observedMin = Float.POSITIVE_INFINITY;
+        observedMax = Float.NEGATIVE_INFINITY;
     }
 
     /** Adds the values {@code v} whose finite range is {@code r}; infinities in {@code v} are skipped. */
@@ -56,6 +61,8 @@ final class RunningHistogram {
         if (r.isEmpty()) {
             return;
         }
+        observedMin = Math.min(observedMin, r.min());
+        observedMax = Math.max(observedMax, r.max());
         if (isEmpty()) {
             hist = histc(v, r.min(), r.max(), r);
             min = r.min();
@@ -142,8 +149,17 @@ final class RunningHistogram {
         if (o.isEmpty()) {
             return;
         }
+        observedMin = Math.min(observedMin, o.observedMin);
+        observedMax = Math.max(observedMax, o.observedMax);
         if (isEmpty()) {
             setState(o.hist.clone(), o.min, o.max);
+            return;
+        }
+        if (min == o.min && max == o.max) {
+            // one grid: counts add exactly (integer-valued floats below 2^24), in any merge order
+            for (int i = 0; i < bins; i++) {
+                hist[i] += o.hist[i];
+            }
             return;
         }
         float cmin = Math.min(min, o.min);
@@ -156,6 +172,35 @@ final class RunningHistogram {
         rebinInto(combined, cmin, cmax);
         o.rebinInto(combined, cmin, cmax);
         setState(combined, cmin, cmax);
+    }
+
+    /** The statistics into {@code b} (which carries the observer's settings). */
+    ObserverState state(ObserverState.Builder b) {
+        if (isEmpty()) {
+            return b.build();
+        }
+        b.minVal(new float[] {min}).maxVal(new float[] {max}).histogram(hist);
+        return observedMin <= observedMax ? b.observedRange(new float[] {observedMin, observedMax}).build()
+                : b.build();
+    }
+
+    /** Replaces the statistics with those of {@code s}; {@code who} names the observer in messages. */
+    void load(ObserverState s, String who) {
+        if (!s.hasStatistics()) {
+            clear();
+            return;
+        }
+        float[] counts = s.histogram();
+        float lo = s.minVal()[0];
+        float hi = s.maxVal()[0];
+        if (counts.length != bins || !(lo <= hi) || Float.isInfinite(lo) || Float.isInfinite(hi)) {
+            throw new IllegalArgumentException(who + ": the state must hold " + bins + " bin counts over a finite "
+                    + "range min <= max; got " + counts.length + " counts over [" + lo + ", " + hi + "]");
+        }
+        float[] observed = s.observedRange();
+        setState(counts, lo, hi);
+        observedMin = observed.length == 2 ? observed[0] : Float.POSITIVE_INFINITY;
+        observedMax = observed.length == 2 ? observed[1] : Float.NEGATIVE_INFINITY;
     }
 
     private void rebinInto(float[] dst, float lo, float hi) {
@@ -219,22 +264,30 @@ final class RunningHistogram {
         return binned(v, lo, hi);
     }
 
+    /**
+     * Counts in ints, converted once: a float32 counter stops growing at 2^24, so a batch putting more values into
+     * one bin (a [60000, 784] batch of images with their zero background) would silently lose counts.
+     */
     private float[] binned(float[] v, float lo, float hi) {
-        float[] h = new float[bins];
+        int[] counts = new int[bins];
         float width = hi - lo;
         float n = bins;
         int last = bins - 1;
         for (float x : v) {
             if (x >= lo && x <= hi) {
                 int pos = (int) ((x - lo) * n / width);
-                h[pos > last ? last : pos]++;
+                counts[pos > last ? last : pos]++;
             }
+        }
+        float[] h = new float[bins];
+        for (int i = 0; i < bins; i++) {
+            h[i] = counts[i];
         }
         return h;
     }
 
     private static float countFinite(float[] v) {
-        float c = 0;
+        long c = 0;
         for (float x : v) {
             if (Float.isFinite(x)) {
                 c++;

@@ -211,6 +211,29 @@ public abstract class UniformQuantizationObserverBase implements Observer {
         return type.cast(other);
     }
 
+    /** A state builder carrying this observer's settings. */
+    protected final ObserverState.Builder stateBuilder() {
+        return ObserverState.builder(settings);
+    }
+
+    /** Checks that {@code state} was made by an observer with this observer's settings before it is loaded. */
+    protected final ObserverState requireLoadable(ObserverState state) {
+        if (state == null || !settings.equals(state.settings())) {
+            throw new IllegalArgumentException(name() + " " + settings + ": cannot load the statistics of an "
+                    + "observer with other settings: " + (state == null ? null : state.settings()));
+        }
+        return state;
+    }
+
+    /** Checks that a per-tensor state holds one min and one max (or none). */
+    protected final ObserverState requirePerTensor(ObserverState state) {
+        if (state.minVal().length > 1) {
+            throw new IllegalArgumentException(name() + ": a per-tensor state holds one min_val and one max_val; "
+                    + "got " + state.minVal().length);
+        }
+        return state;
+    }
+
     @Override
     public QuantDType dtype() {
         return dtype;

@@ -278,4 +278,15 @@ class ObserverBehaviourTest {
         assertEquals(x.minNumber().floatValue(), mm.minVal()[0]);
         assertEquals(4096, pc.minVal().length);
     }
+
+    @Test
+    void aBinHoldingMoreThan2To24ValuesOfOneBatchKeepsCounting() {
+        INDArray x = Nd4j.zeros(DataType.FLOAT, 17_000_000);
+        x.putScalar(0, 1f);
+        HistogramObserver h = HistogramObserver.builder().build();
+        h.observe(x);
+        // a float32 counter would stop at 16,777,216
+        assertEquals((float) 16_999_999, h.histogram()[0], "16,999,999 rounded to float32, not stuck at 2^24");
+        assertEquals(1f, h.histogram()[2047]);
+    }
 }
