@@ -74,7 +74,7 @@ public final class DnnlInt8Add {
     public void offer(INDArray output) {
         Plan p = last.get();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.output.get_data_handle(), scale, zeroPoint);
+            DnnlHandover.current().offer(p.output, output, p.output.get_data_handle(), scale, zeroPoint);
         }
     }
 
@@ -101,7 +101,7 @@ public final class DnnlInt8Add {
             if (byShape.size() >= MAX_PLANS_PER_THREAD) {
                 byShape.clear();
             }
-            p = new Plan(dims, channelsLast);
+            p = new Plan(scale, zeroPoint, relu, offersOutput, dims, channelsLast);
             byShape.put(key, p);
         }
         return p;
@@ -115,9 +115,9 @@ public final class DnnlInt8Add {
     /**
      * The binary primitive and the dequantize step of one thread and shape. The binary writes u8 in the inputs'
      * layout (oneDNN 2.5's binary wrote NCHW order into an NHWC destination), copied to channels last only for a
-     * hand-over.
+     * hand-over. Static, so that a thread's plans do not keep their kernel reachable (see DnnlInt8Pooling.Plan).
      */
-    private final class Plan {
+    private static final class Plan {
         final memory output;
         private final memory sum;
         private final primitive toChannelsLast;
@@ -128,7 +128,7 @@ public final class DnnlInt8Add {
         private final IntMemoryMap addArgs;
         private final DnnlDequantizeStep dequantize;
 
-        Plan(long[] dims, boolean channelsLast) {
+        Plan(float scale, int zeroPoint, boolean relu, boolean offersOutput, long[] dims, boolean channelsLast) {
             memory.desc floats = DnnlTensors.floats(dims, channelsLast);
             a = Dnnl.unbound(floats);
             b = Dnnl.unbound(floats);

@@ -148,7 +148,8 @@ public final class DnnlInt8Convolution {
     public void offer(INDArray output) {
         DnnlConvolutionPlan p = last.get();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.quantizedOutput(), io.outScale(), io.outZp());
+            DnnlHandover.current().offer(p.quantizedOutputMemory(), output, p.quantizedOutput(), io.outScale(),
+                    io.outZp());
         }
     }
 

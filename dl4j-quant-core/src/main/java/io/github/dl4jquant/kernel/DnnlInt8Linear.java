@@ -130,7 +130,7 @@ public final class DnnlInt8Linear {
             return false;
         }
         if (offersOutput && p.quantizedOutput != null) {
-            handover.offer(this, y, p.quantizedOutput, outScale, outZp);
+            handover.offer(p.quantizedOutputMemory, y, p.quantizedOutput, outScale, outZp);
         }
         return true;
     }

@@ -109,7 +109,7 @@ public final class DnnlInt8Pooling {
     public void offer(INDArray output) {
         Plan p = last.get();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.output.get_data_handle(), scale, zeroPoint);
+            DnnlHandover.current().offer(p.output, output, p.output.get_data_handle(), scale, zeroPoint);
         }
     }
 
@@ -129,7 +129,7 @@ public final class DnnlInt8Pooling {
             if (byShape.size() >= MAX_PLANS_PER_THREAD) {
                 byShape.clear();
             }
-            p = new Plan(dims, channelsLast, kernel, strides, pads);
+            p = new Plan(kind.primitive, scale, zeroPoint, dims, channelsLast, kernel, strides, pads);
             byShape.put(key, p);
         }
         return p;
@@ -141,7 +141,11 @@ public final class DnnlInt8Pooling {
     }
 
     /** The primitives of one thread and input shape: u8 input, pooling, dequantize. */
-    private final class Plan {
+    /**
+     * Static, so that a thread's plans do not keep their kernel reachable: its per-kernel {@code ThreadLocal}s must
+     * become unreachable with a discarded model for the plans (and their native memory) to be freed.
+     */
+    private static final class Plan {
         final long[] outDims;
         final memory output;
         private final DnnlInt8Input input;
@@ -149,7 +153,8 @@ public final class DnnlInt8Pooling {
         private final IntMemoryMap poolingArgs;
         private final DnnlDequantizeStep dequantize;
 
-        Plan(long[] dims, boolean channelsLast, int[] kernel, int[] strides, int[] pads) {
+        Plan(algorithm primitive, float scale, int zeroPoint, long[] dims, boolean channelsLast, int[] kernel,
+             int[] strides, int[] pads) {
             int[] out = outputSize((int) dims[2], (int) dims[3], kernel, strides, pads);
             outDims = new long[] {dims[0], dims[1], out[0], out[1]};
             memory.desc u8In = DnnlTensors.quantized(dims);
@@ -157,7 +162,7 @@ public final class DnnlInt8Pooling {
             memory.desc u8Out = DnnlTensors.quantized(outDims);
             output = Dnnl.owned(u8Out);
             pooling = new pooling_forward(new pooling_forward.primitive_desc(new pooling_forward.desc(
-                    prop_kind.forward_inference, kind.primitive, u8In, u8Out, new long[] {strides[0], strides[1]},
+                    prop_kind.forward_inference, primitive, u8In, u8Out, new long[] {strides[0], strides[1]},
                     new long[] {kernel[0], kernel[1]}, new long[] {pads[0], pads[1]}, new long[] {pads[2], pads[3]}),
                     Dnnl.engine()));
             poolingArgs = args(DNNL_ARG_SRC, input.values(), DNNL_ARG_DST, output);
