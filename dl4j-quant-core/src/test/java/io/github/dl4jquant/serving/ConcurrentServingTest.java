@@ -20,7 +20,9 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.parallelism.ParallelInference;
 import org.deeplearning4j.parallelism.inference.InferenceMode;
 import org.deeplearning4j.parallelism.inference.LoadBalanceMode;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -79,6 +81,38 @@ class ConcurrentServingTest {
         assertEquals(served.expected.size(), served.inputs.size());
     }
 
+    /**
+     * Outside the supported ways: {@code ComputationGraph.output(List, ...)}, which DL4J does not synchronise, on one
+     * model from 8 threads. Its vertices then see inputs that other threads set or cleared; each call must give the
+     * single-threaded numbers or fail with an IllegalStateException (the int8 layers' error naming the fix, or DL4J's
+     * own "all inputs not set"), never other numbers.
+     */
+    @Test
+    void unsynchronisedCallsOnOneModelFailClearlyInsteadOfGivingOtherNumbers() throws Exception {
+        Served served = SERVED.computeIfAbsent(ServingModel.FASHION_MLP, Served::new);
+        List<String> output = List.of(served.model.getConfiguration().getNetworkOutputs().get(0));
+        List<String> problems = runConcurrently(() -> x -> served.model.output(output, false, new INDArray[] {x},
+                null)[0], served);
+        List<String> wrong = problems.stream().filter(p -> !p.contains(IllegalStateException.class.getName()))
+                .toList();
+        long int8Errors = problems.stream().filter(p -> p.contains("give each thread its own model.clone()")).count();
+        assertTrue(wrong.isEmpty(), wrong.size() + " calls gave other numbers or another error, e.g. "
+                + wrong.subList(0, Math.min(5, wrong.size())) + "; " + int8Errors + " failed with the int8 layers' "
+                + "error, " + (problems.size() - wrong.size() - int8Errors) + " with DL4J's");
+    }
+
+    /** {@code Layer.activate(input, ...)} sets the input and runs on it under the layer's lock: safe from 8 threads. */
+    @Test
+    void oneInt8LayerRunDirectlyFromManyThreadsComputesEachThreadsInput() throws Exception {
+        Served served = SERVED.computeIfAbsent(ServingModel.FASHION_MLP, Served::new);
+        org.deeplearning4j.nn.api.Layer first = served.model.getLayer("d1");
+        Served direct = new Served(served, x -> first.activate(x, false, LayerWorkspaceMgr.noWorkspaces()));
+        List<String> problems = runConcurrently(() -> x -> first.activate(x, false,
+                LayerWorkspaceMgr.noWorkspaces()), direct);
+        assertTrue(problems.isEmpty(), problems.size() + " of " + THREADS * CALLS + " calls went wrong, e.g. "
+                + problems.subList(0, Math.min(5, problems.size())));
+    }
+
     private static List<String> runConcurrently(Server server, Served served) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(THREADS);
         CountDownLatch start = new CountDownLatch(1);
@@ -113,10 +147,14 @@ class ConcurrentServingTest {
                             + "): " + firstDifference(served.expected.get(i), got));
                 }
             } catch (RuntimeException e) {
-                problems.add("thread " + thread + " call " + call + ": " + e);
+                problems.add("thread " + thread + " call " + call + ": " + rootCause(e));
             }
         }
         return problems;
+    }
+
+    private static Throwable rootCause(Throwable e) {
+        return e.getCause() == null || e.getCause() == e ? e : rootCause(e.getCause());
     }
 
     private static String firstDifference(float[] expected, float[] got) {
@@ -148,6 +186,15 @@ class ConcurrentServingTest {
                     inputs.add(x);
                     expected.add(model.outputSingle(x).dup('c').data().asFloat());
                 }
+            }
+        }
+
+        /** {@code other}'s model and inputs with what {@code output} computes for them on one thread. */
+        Served(Served other, UnaryOperator<INDArray> output) {
+            model = other.model;
+            inputs.addAll(other.inputs);
+            for (INDArray x : inputs) {
+                expected.add(output.apply(x).dup('c').data().asFloat());
             }
         }
     }

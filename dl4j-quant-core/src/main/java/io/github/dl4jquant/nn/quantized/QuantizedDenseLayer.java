@@ -9,11 +9,11 @@ import io.github.dl4jquant.kernel.PackedInt8Weight;
 import io.github.dl4jquant.nn.ActivationArrays;
 import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.QuantMath;
 import org.bytedeco.javacpp.IntPointer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -52,7 +52,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link IllegalArgumentException}; infinities saturate to the quantized range as in PyTorch (static mode) and are
  * rejected in dynamic mode, where they would make the batch's scale infinite.
  */
-public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implements InferenceOnlyOutputLayer {
+public class QuantizedDenseLayer extends Int8Layer<QuantizedDense> implements InferenceOnlyOutputLayer {
     private static final IActivation RELU = new ActivationReLU();
     private static final float ROUNDING_SHIFT = 12582912f;
 
@@ -64,7 +64,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     }
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         QuantizedDense c = layerConf();
         Prepared p = prepared();
