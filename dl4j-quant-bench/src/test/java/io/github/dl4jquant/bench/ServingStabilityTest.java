@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link ServingStability}'s checks in {@code mvn verify}, shortened to 20,000 calls and 30 reload cycles per model
  * (the README reports a 100,000-call run), in a JVM of its own whose fixed, pre-touched heap leaves only native
- * memory free to move RSS: RSS outside the heap within 5% and JavaCPP's live native objects (oneDNN's primitives and
- * memories among them) within 1% after warm-up, while serving and while discarded models are replaced.
+ * memory free to move RSS: RSS within 5% and JavaCPP's live native objects (oneDNN's primitives and memories among
+ * them) within 1% after warm-up, while serving and while discarded models are replaced.
  */
 class ServingStabilityTest {
 
