@@ -46,9 +46,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * }</pre>
  *
  * <p>Thread safety: the prepared state is immutable and scratch buffers are per thread, so concurrent calls (DL4J
- * itself serialises {@code ComputationGraph.output}) never share mutable arrays. Memory: the fused kernel keeps, per
- * thread and batch size (up to 16), native buffers of about the layer's input and output size, freed with the thread;
- * a server with hundreds of threads calling one model should bound its pool. NaN inputs are rejected with an
+ * itself serialises {@code ComputationGraph.output}) never share mutable arrays, and the input is set and checked
+ * under the layer's lock ({@link io.github.dl4jquant.nn.Int8Layer}). Memory: the fused kernel keeps, per thread and
+ * batch size (up to 16), native buffers of about the layer's input and output size, freed with the model; a server
+ * with hundreds of threads calling one model holds hundreds of sets. NaN inputs are rejected with an
  * {@link IllegalArgumentException}; infinities saturate to the quantized range as in PyTorch (static mode) and are
  * rejected in dynamic mode, where they would make the batch's scale infinite.
  */
