@@ -81,26 +81,6 @@ class ConcurrentServingTest {
         assertEquals(served.expected.size(), served.inputs.size());
     }
 
-    /**
-     * Outside the supported ways: {@code ComputationGraph.output(List, ...)}, which DL4J does not synchronise, on one
-     * model from 8 threads. Its vertices then see inputs that other threads set or cleared; each call must give the
-     * single-threaded numbers or fail with an IllegalStateException (the int8 layers' error naming the fix, or DL4J's
-     * own "all inputs not set"), never other numbers.
-     */
-    @Test
-    void unsynchronisedCallsOnOneModelFailClearlyInsteadOfGivingOtherNumbers() throws Exception {
-        Served served = SERVED.computeIfAbsent(ServingModel.FASHION_MLP, Served::new);
-        List<String> output = List.of(served.model.getConfiguration().getNetworkOutputs().get(0));
-        List<String> problems = runConcurrently(() -> x -> served.model.output(output, false, new INDArray[] {x},
-                null)[0], served);
-        List<String> wrong = problems.stream().filter(p -> !p.contains(IllegalStateException.class.getName()))
-                .toList();
-        long int8Errors = problems.stream().filter(p -> p.contains("give each thread its own model.clone()")).count();
-        assertTrue(wrong.isEmpty(), wrong.size() + " calls gave other numbers or another error, e.g. "
-                + wrong.subList(0, Math.min(5, wrong.size())) + "; " + int8Errors + " failed with the int8 layers' "
-                + "error, " + (problems.size() - wrong.size() - int8Errors) + " with DL4J's");
-    }
-
     /** {@code Layer.activate(input, ...)} sets the input and runs on it under the layer's lock: safe from 8 threads. */
     @Test
     void oneInt8LayerRunDirectlyFromManyThreadsComputesEachThreadsInput() throws Exception {
