@@ -2,8 +2,10 @@
 
   ci_notebook.py prepare IN.ipynb OUT.ipynb KERNEL_NAME JAR_OR_DIR...
   ci_notebook.py check EXECUTED.ipynb
+  ci_notebook.py starts KERNEL_NAME COUNT TIMEOUT_SECONDS
 """
 import sys
+import time
 
 import nbformat
 
@@ -48,10 +50,49 @@ def check(path):
     return 1 if problems else 0
 
 
+def starts(kernel_name, count, timeout):
+    """Starts the kernel COUNT times in a row, each once, with no retry: a start counts when the kernel answers
+    kernel_info within TIMEOUT_SECONDS, runs a cell (shell and iopub), answers the heartbeat and shuts down on request
+    (control). Prints one line per start and a summary; exit code 1 unless every start succeeded."""
+    from jupyter_client.manager import KernelManager
+    ok = 0
+    for i in range(1, count + 1):
+        km = KernelManager(kernel_name=kernel_name)
+        begin = time.monotonic()
+        failure = None
+        try:
+            km.start_kernel()
+            kc = km.client()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=timeout)
+                reply = kc.execute_interactive("int x = 6 * 7; x", timeout=timeout)
+                if reply["content"]["status"] != "ok":
+                    failure = f"cell status {reply['content']['status']}"
+                elif not kc.is_alive():
+                    failure = "no heartbeat"
+            finally:
+                kc.stop_channels()
+        except Exception as e:  # the kernel did not answer: that start failed
+            failure = f"{type(e).__name__}: {e}"
+        finally:
+            km.shutdown_kernel(now=failure is not None)
+        seconds = time.monotonic() - begin
+        if failure is None:
+            ok += 1
+            print(f"start {i}: ok in {seconds:.1f} s", flush=True)
+        else:
+            print(f"start {i}: FAILED after {seconds:.1f} s: {failure}", flush=True)
+    print(f"kernel starts: {ok}/{count} succeeded on the first try")
+    return 0 if ok == count else 1
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "prepare":
         prepare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif len(sys.argv) == 3 and sys.argv[1] == "check":
         sys.exit(check(sys.argv[2]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "starts":
+        sys.exit(starts(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
     else:
         sys.exit(__doc__)

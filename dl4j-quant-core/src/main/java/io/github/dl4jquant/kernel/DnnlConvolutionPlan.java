@@ -277,6 +277,11 @@ final class DnnlConvolutionPlan {
         return quantizedOutput == null ? null : quantizedOutput.get_data_handle();
     }
 
+    /** The memory that owns {@link #quantizedOutput()}'s buffer, or null. */
+    memory quantizedOutputMemory() {
+        return quantizedOutput;
+    }
+
     private SaturationSplit split() {
         if (split == null) {
             split = new SaturationSplit();

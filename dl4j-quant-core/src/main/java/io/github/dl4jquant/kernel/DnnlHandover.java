@@ -1,5 +1,6 @@
 package io.github.dl4jquant.kernel;
 
+import org.bytedeco.dnnl.memory;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -11,16 +12,19 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * floats for NaN and quantizing them again, which would give back exactly the same values. Anything else (another
  * array, another thread, other qparams) quantizes the floats as usual.
  *
- * <p>Each producer has at most one offer, replaced when it runs again (its u8 buffer is then rewritten), so
- * several offers can wait at once: a residual block's input is taken by its first convolution and later by its
- * add. The one assumption is that no one changes an offered array in place; the graph converter lets a layer offer
- * only when all its consumers are int8 layers, which never do, and the array is no network output.
+ * <p>Each u8 buffer (one per producer, thread and batch size) has at most one offer, replaced when the buffer is
+ * written again, so several offers can wait at once: a residual block's input is taken by its first convolution and
+ * later by its add. An offer holds the oneDNN memory that owns its buffer, so the buffer outlives the producer's
+ * plan (evicted, or freed with a discarded model) for as long as it is offered, and it holds nothing else of the
+ * producer: a discarded model is not kept alive by the offers it made. The one assumption is that no one changes an
+ * offered array in place; the graph converter lets a layer offer only when all its consumers are int8 layers, which
+ * never do, and the array is no network output.
  *
  * <pre>{@code
  * DnnlHandover h = DnnlHandover.current();
  * Pointer q = h.take(x, inScale, inZp);        // the u8 values behind x, or null
  * ...
- * h.offer(this, y, yU8, outScale, outZp);      // after writing y = dequantize(yU8)
+ * h.offer(yU8, y, yU8Data, outScale, outZp);  // after writing y = dequantize(yU8); yU8Data = yU8.get_data_handle()
  * }</pre>
  */
 final class DnnlHandover {
@@ -28,7 +32,7 @@ final class DnnlHandover {
     private static final int SLOTS = 8;
     private static final ThreadLocal<DnnlHandover> CURRENT = ThreadLocal.withInitial(DnnlHandover::new);
 
-    private final Object[] producers = new Object[SLOTS];
+    private final memory[] buffers = new memory[SLOTS];
     private final INDArray[] outputs = new INDArray[SLOTS];
     private final Pointer[] quantized = new Pointer[SLOTS];
     private final float[] scales = new float[SLOTS];
@@ -44,16 +48,16 @@ final class DnnlHandover {
     }
 
     /**
-     * Records that {@code output} holds {@code values} (u8, channels last, same shape) dequantized with these qparams,
-     * replacing {@code producer}'s previous offer.
+     * Records that {@code output} holds the u8 values (channels last, same shape) of {@code buffer}, whose data
+     * {@code values} points at, dequantized with these qparams, replacing the buffer's previous offer.
      */
-    void offer(Object producer, INDArray output, Pointer values, float scale, int zeroPoint) {
-        int slot = slotOf(producer);
+    void offer(memory buffer, INDArray output, Pointer values, float scale, int zeroPoint) {
+        int slot = slotOf(buffer);
         if (slot < 0) {
             slot = next;
             next = (next + 1) % SLOTS;
         }
-        producers[slot] = producer;
+        buffers[slot] = buffer;
         outputs[slot] = output;
         quantized[slot] = values;
         scales[slot] = scale;
@@ -73,9 +77,9 @@ final class DnnlHandover {
         return null;
     }
 
-    private int slotOf(Object producer) {
+    private int slotOf(memory buffer) {
         for (int i = 0; i < SLOTS; i++) {
-            if (producers[i] == producer) {
+            if (buffers[i] == buffer) {
                 return i;
             }
         }

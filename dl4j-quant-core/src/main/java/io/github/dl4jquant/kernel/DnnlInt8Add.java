@@ -7,9 +7,7 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_0;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_1;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.binary;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
@@ -41,8 +39,7 @@ public final class DnnlInt8Add {
     private final int zeroPoint;
     private final boolean relu;
     private final boolean offersOutput;
-    private final ThreadLocal<Map<List<Long>, Plan>> plans = ThreadLocal.withInitial(HashMap::new);
-    private final ThreadLocal<Plan> last = new ThreadLocal<>();
+    private final ThreadPlans<List<Long>, Plan> plans = new ThreadPlans<>(MAX_PLANS_PER_THREAD);
 
     public DnnlInt8Add(float scale, int zeroPoint, boolean relu, boolean offersOutput) {
         if (Dnnl.unavailableReason() != null) {
@@ -67,14 +64,14 @@ public final class DnnlInt8Add {
         }
         Plan p = plan(dims, channelsLast && a.rank() > 2);
         p.run(Dnnl.stream(), a, b, y);
-        last.set(p);
+        plans.setLast(p);
     }
 
     /** Offers this thread's last output as the u8 values behind {@code output}; a no-op unless offering. */
     public void offer(INDArray output) {
-        Plan p = last.get();
+        Plan p = plans.last();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.output.get_data_handle(), scale, zeroPoint);
+            DnnlHandover.current().offer(p.output, output, p.output.get_data_handle(), scale, zeroPoint);
         }
     }
 
@@ -94,15 +91,10 @@ public final class DnnlInt8Add {
     }
 
     private Plan plan(long[] dims, boolean channelsLast) {
-        Map<List<Long>, Plan> byShape = plans.get();
         List<Long> key = List.of(dims[0], dims[1], dims[2], dims[3], channelsLast ? 1L : 0L);
-        Plan p = byShape.get(key);
+        Plan p = plans.get(key);
         if (p == null) {
-            if (byShape.size() >= MAX_PLANS_PER_THREAD) {
-                byShape.clear();
-            }
-            p = new Plan(dims, channelsLast);
-            byShape.put(key, p);
+            p = plans.put(key, new Plan(scale, zeroPoint, relu, offersOutput, dims, channelsLast));
         }
         return p;
     }
@@ -115,9 +107,9 @@ public final class DnnlInt8Add {
     /**
      * The binary primitive and the dequantize step of one thread and shape. The binary writes u8 in the inputs'
      * layout (oneDNN 2.5's binary wrote NCHW order into an NHWC destination), copied to channels last only for a
-     * hand-over.
+     * hand-over. Static, so that a thread's plans do not keep their kernel reachable (see DnnlInt8Pooling.Plan).
      */
-    private final class Plan {
+    private static final class Plan {
         final memory output;
         private final memory sum;
         private final primitive toChannelsLast;
@@ -128,7 +120,7 @@ public final class DnnlInt8Add {
         private final IntMemoryMap addArgs;
         private final DnnlDequantizeStep dequantize;
 
-        Plan(long[] dims, boolean channelsLast) {
+        Plan(float scale, int zeroPoint, boolean relu, boolean offersOutput, long[] dims, boolean channelsLast) {
             memory.desc floats = DnnlTensors.floats(dims, channelsLast);
             a = Dnnl.unbound(floats);
             b = Dnnl.unbound(floats);

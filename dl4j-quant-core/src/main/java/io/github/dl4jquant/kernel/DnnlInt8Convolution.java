@@ -1,8 +1,6 @@
 package io.github.dl4jquant.kernel;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -57,9 +55,8 @@ public final class DnnlInt8Convolution {
     private final DnnlEltwise eltwise;
     private final QuantizedIO io;
     private final boolean offersOutput;
-    private final ThreadLocal<Map<Key, DnnlConvolutionPlan>> plans = ThreadLocal.withInitial(HashMap::new);
-    /** The plan of this thread's last successful call, whose u8 output {@link #offer} hands over. */
-    private final ThreadLocal<DnnlConvolutionPlan> last = new ThreadLocal<>();
+    /** Per thread and shape, and the plan of the thread's last successful call, whose u8 output {@link #offer} hands. */
+    private final ThreadPlans<Key, DnnlConvolutionPlan> plans = new ThreadPlans<>(MAX_PLANS_PER_THREAD);
 
     private record Key(long n, long c, long h, long w, boolean channelsLast) {
     }
@@ -137,7 +134,7 @@ public final class DnnlInt8Convolution {
         Pointer handed = DnnlHandover.current().take(input, io.inScale(), io.inZp());
         boolean done = p.forward(Dnnl.stream(), x.data().addressPointer(), handed, y.data().addressPointer(),
                 nanFree || handed != null);
-        last.set(done ? p : null);
+        plans.setLast(done ? p : null);
         return done;
     }
 
@@ -146,9 +143,10 @@ public final class DnnlInt8Convolution {
      * the layer returns: {@code y} or a view of it) to the next int8 layers; a no-op unless {@code offersOutput}.
      */
     public void offer(INDArray output) {
-        DnnlConvolutionPlan p = last.get();
+        DnnlConvolutionPlan p = plans.last();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.quantizedOutput(), io.outScale(), io.outZp());
+            DnnlHandover.current().offer(p.quantizedOutputMemory(), output, p.quantizedOutput(), io.outScale(),
+                    io.outZp());
         }
     }
 
@@ -161,20 +159,15 @@ public final class DnnlInt8Convolution {
     }
 
     private DnnlConvolutionPlan plan(long[] dims, boolean channelsLast, int[] pads) {
-        Map<Key, DnnlConvolutionPlan> byShape = plans.get();
         Key key = new Key(dims[0], dims[1], dims[2], dims[3], channelsLast);
-        DnnlConvolutionPlan p = byShape.get(key);
+        DnnlConvolutionPlan p = plans.get(key);
         if (p == null) {
             if (dims[1] != weights.spec.inChannels()) {
                 throw new IllegalArgumentException("int8 convolution " + weights.spec + ": input has " + dims[1]
                         + " channels; expected " + weights.spec.inChannels());
             }
-            if (byShape.size() >= MAX_PLANS_PER_THREAD) {
-                byShape.clear();
-            }
-            p = new DnnlConvolutionPlan(weights, eltwise, io, dims, channelsLast, pads);
+            p = plans.put(key, new DnnlConvolutionPlan(weights, eltwise, io, dims, channelsLast, pads));
             LOG.debug("int8 convolution {} on input {}: {}", weights.spec, Arrays.toString(dims), p.implementation());
-            byShape.put(key, p);
         }
         return p;
     }

@@ -1,7 +1,5 @@
 package io.github.dl4jquant.kernel;
 
-import java.util.HashMap;
-import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -35,8 +33,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * outputs agree with the reference layer within one output quantization step, almost always exactly.
  *
  * <p>Thread safety: the weights ({@link DnnlLinearParams}) are shared read-only; primitives, memories and argument
- * maps ({@link DnnlLinearPlan}) are built per thread and batch size, and oneDNN streams are per thread. The rare
- * paths live in {@link DnnlOutlierCorrection} and {@link DnnlSplitProduct}.
+ * maps ({@link DnnlLinearPlan}) are built per thread and batch size ({@link ThreadPlans}: freed with a discarded
+ * model), and oneDNN streams are per thread. The rare paths live in {@link DnnlOutlierCorrection} and
+ * {@link DnnlSplitProduct}.
  */
 public final class DnnlInt8Linear {
     /** The kernel name reports show. */
@@ -45,7 +44,7 @@ public final class DnnlInt8Linear {
 
     private final DnnlLinearParams params;
     private final boolean offersOutput;
-    private final ThreadLocal<Map<Long, DnnlLinearPlan>> plans = ThreadLocal.withInitial(HashMap::new);
+    private final ThreadPlans<Long, DnnlLinearPlan> plans = new ThreadPlans<>(MAX_PLANS_PER_THREAD);
 
     /**
      * @param weightKN     int8 weight, row-major {@code [k, n]}; oneDNN gets its own copy, but the array itself is kept
@@ -130,7 +129,7 @@ public final class DnnlInt8Linear {
             return false;
         }
         if (offersOutput && p.quantizedOutput != null) {
-            handover.offer(this, y, p.quantizedOutput, outScale, outZp);
+            handover.offer(p.quantizedOutputMemory, y, p.quantizedOutput, outScale, outZp);
         }
         return true;
     }
@@ -161,15 +160,10 @@ public final class DnnlInt8Linear {
     }
 
     private DnnlLinearPlan plan(int m, boolean fakeQuantizedOutput, boolean fixedQParams) {
-        Map<Long, DnnlLinearPlan> byShape = plans.get();
         long key = (long) m << 2 | (fakeQuantizedOutput ? 2 : 0) | (fixedQParams ? 1 : 0);
-        DnnlLinearPlan p = byShape.get(key);
+        DnnlLinearPlan p = plans.get(key);
         if (p == null) {
-            if (byShape.size() >= MAX_PLANS_PER_THREAD) {
-                byShape.clear();
-            }
-            p = new DnnlLinearPlan(params, m, fakeQuantizedOutput, fixedQParams);
-            byShape.put(key, p);
+            p = plans.put(key, new DnnlLinearPlan(params, m, fakeQuantizedOutput, fixedQParams));
         }
         return p;
     }

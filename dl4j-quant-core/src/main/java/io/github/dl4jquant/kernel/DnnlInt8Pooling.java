@@ -5,9 +5,7 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.global.dnnl.algorithm;
 import org.bytedeco.dnnl.global.dnnl.prop_kind;
@@ -51,8 +49,7 @@ public final class DnnlInt8Pooling {
     private final float scale;
     private final int zeroPoint;
     private final boolean offersOutput;
-    private final ThreadLocal<Map<List<Long>, Plan>> plans = ThreadLocal.withInitial(HashMap::new);
-    private final ThreadLocal<Plan> last = new ThreadLocal<>();
+    private final ThreadPlans<List<Long>, Plan> plans = new ThreadPlans<>(MAX_PLANS_PER_THREAD);
 
     /**
      * @param scale        the shared input and output scale (quint8)
@@ -101,15 +98,15 @@ public final class DnnlInt8Pooling {
         Pointer handed = DnnlHandover.current().take(input, scale, zeroPoint);
         boolean done = p.forward(Dnnl.stream(), x.data().addressPointer(), handed, y.data().addressPointer(),
                 nanFree || handed != null);
-        last.set(done ? p : null);
+        plans.setLast(done ? p : null);
         return done;
     }
 
     /** Offers this thread's last output as the u8 values behind {@code output}; a no-op unless offering. */
     public void offer(INDArray output) {
-        Plan p = last.get();
+        Plan p = plans.last();
         if (offersOutput && p != null) {
-            DnnlHandover.current().offer(this, output, p.output.get_data_handle(), scale, zeroPoint);
+            DnnlHandover.current().offer(p.output, output, p.output.get_data_handle(), scale, zeroPoint);
         }
     }
 
@@ -120,17 +117,12 @@ public final class DnnlInt8Pooling {
     }
 
     private Plan plan(long[] dims, boolean channelsLast, int[] kernel, int[] strides, int[] pads) {
-        Map<List<Long>, Plan> byShape = plans.get();
         List<Long> key = List.of(dims[0], dims[1], dims[2], dims[3], channelsLast ? 1L : 0L, (long) kernel[0],
                 (long) kernel[1], (long) strides[0], (long) strides[1], (long) pads[0], (long) pads[1],
                 (long) pads[2], (long) pads[3]);
-        Plan p = byShape.get(key);
+        Plan p = plans.get(key);
         if (p == null) {
-            if (byShape.size() >= MAX_PLANS_PER_THREAD) {
-                byShape.clear();
-            }
-            p = new Plan(dims, channelsLast, kernel, strides, pads);
-            byShape.put(key, p);
+            p = plans.put(key, new Plan(kind.primitive, scale, zeroPoint, dims, channelsLast, kernel, strides, pads));
         }
         return p;
     }
@@ -141,7 +133,11 @@ public final class DnnlInt8Pooling {
     }
 
     /** The primitives of one thread and input shape: u8 input, pooling, dequantize. */
-    private final class Plan {
+    /**
+     * Static, so that a thread's plans do not keep their kernel reachable: its per-kernel {@code ThreadLocal}s must
+     * become unreachable with a discarded model for the plans (and their native memory) to be freed.
+     */
+    private static final class Plan {
         final long[] outDims;
         final memory output;
         private final DnnlInt8Input input;
@@ -149,7 +145,8 @@ public final class DnnlInt8Pooling {
         private final IntMemoryMap poolingArgs;
         private final DnnlDequantizeStep dequantize;
 
-        Plan(long[] dims, boolean channelsLast, int[] kernel, int[] strides, int[] pads) {
+        Plan(algorithm primitive, float scale, int zeroPoint, long[] dims, boolean channelsLast, int[] kernel,
+             int[] strides, int[] pads) {
             int[] out = outputSize((int) dims[2], (int) dims[3], kernel, strides, pads);
             outDims = new long[] {dims[0], dims[1], out[0], out[1]};
             memory.desc u8In = DnnlTensors.quantized(dims);
@@ -157,7 +154,7 @@ public final class DnnlInt8Pooling {
             memory.desc u8Out = DnnlTensors.quantized(outDims);
             output = Dnnl.owned(u8Out);
             pooling = new pooling_forward(new pooling_forward.primitive_desc(new pooling_forward.desc(
-                    prop_kind.forward_inference, kind.primitive, u8In, u8Out, new long[] {strides[0], strides[1]},
+                    prop_kind.forward_inference, primitive, u8In, u8Out, new long[] {strides[0], strides[1]},
                     new long[] {kernel[0], kernel[1]}, new long[] {pads[0], pads[1]}, new long[] {pads[2], pads[3]}),
                     Dnnl.engine()));
             poolingArgs = args(DNNL_ARG_SRC, input.values(), DNNL_ARG_DST, output);

@@ -60,6 +60,8 @@ final class DnnlLinearPlan {
     private final Pointer xU8Data;
     /** The output as u8 when the layer fake-quantizes it (valid after {@link #finish}); null otherwise. */
     final Pointer quantizedOutput;
+    /** The memory that owns {@link #quantizedOutput}'s buffer, or null. */
+    final memory quantizedOutputMemory;
     /** The bound output array's buffer, which {@link #yF32} and convolutions writing floats point at. */
     Pointer boundOutput;
     final memory yF32;
@@ -170,6 +172,7 @@ final class DnnlLinearPlan {
         xU8Data = xU8.get_data_handle();
         yF32 = Dnnl.unbound(yd);
         memory yU8 = fakeQuantizedOutput ? owned(yq) : null;
+        quantizedOutputMemory = yU8;
         quantizedOutput = yU8 == null ? null : yU8.get_data_handle();
         productDst = productRequantizes ? yU8 : yF32;
         outScales = owned(Dnnl.vector(n, memory.data_type.f32));

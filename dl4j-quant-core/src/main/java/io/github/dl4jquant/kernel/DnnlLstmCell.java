@@ -7,8 +7,6 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_0;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_1;
 
-import java.util.HashMap;
-import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.binary;
 import org.bytedeco.dnnl.eltwise_forward;
@@ -41,7 +39,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * cell.step(gates, cT, hT, h);   // gates FLOAT [B, 4H] 'c' (overwritten); cT, hT [B*H] (H-major); h [B, H] 'c'
  * }</pre>
  *
- * <p>Thread safety: primitives and memories are per thread and batch size; the activations are immutable.
+ * <p>Thread safety: primitives and memories are per thread and batch size ({@link ThreadPlans}, freed with the
+ * model); the activations are immutable.
  */
 public final class DnnlLstmCell {
     private static final int MAX_PLANS_PER_THREAD = 16;
@@ -49,7 +48,7 @@ public final class DnnlLstmCell {
     private final int hidden;
     private final DnnlEltwise gate;
     private final DnnlEltwise activation;
-    private final ThreadLocal<Map<Integer, Plan>> plans = ThreadLocal.withInitial(HashMap::new);
+    private final ThreadPlans<Integer, Plan> plans = new ThreadPlans<>(MAX_PLANS_PER_THREAD);
 
     private DnnlLstmCell(int hidden, DnnlEltwise gate, DnnlEltwise activation) {
         this.hidden = hidden;
@@ -90,16 +89,8 @@ public final class DnnlLstmCell {
     }
 
     private Plan plan(int batch) {
-        Map<Integer, Plan> byBatch = plans.get();
-        Plan p = byBatch.get(batch);
-        if (p == null) {
-            if (byBatch.size() >= MAX_PLANS_PER_THREAD) {
-                byBatch.clear();
-            }
-            p = new Plan(batch);
-            byBatch.put(batch, p);
-        }
-        return p;
+        Plan p = plans.get(batch);
+        return p != null ? p : plans.put(batch, new Plan(batch, hidden, gate, activation));
     }
 
     @Override
@@ -107,8 +98,8 @@ public final class DnnlLstmCell {
         return "onednn-lstm-cell(gate=" + gate + ", activation=" + activation + ")";
     }
 
-    /** The primitives and memories of one thread and batch size. */
-    private final class Plan {
+    /** The primitives and memories of one thread and batch size; static, so that it keeps no kernel reachable. */
+    private static final class Plan {
         private final long block;
         private final memory gatesByUnit;
         private final memory a;
@@ -137,8 +128,7 @@ public final class DnnlLstmCell {
         private final primitive transposeHidden;
         private final IntMemoryMap transposeHiddenArgs;
 
-        Plan(int batch) {
-            int h = DnnlLstmCell.this.hidden;
+        Plan(int batch, int h, DnnlEltwise gate, DnnlEltwise activation) {
             block = (long) h * batch;
             memory.desc rowMajor = new memory.desc(new long[] {batch, 4L * h}, memory.data_type.f32,
                     memory.format_tag.ab);

@@ -10,7 +10,7 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
+import io.github.dl4jquant.nn.Int8Layer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -34,11 +34,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * }</pre>
  *
  * <p>Thread safety: as every DL4J layer, an instance holds its input and stored state, so one model serves one thread
- * at a time (DL4J's {@code output} is synchronised); the int8 products behind it keep per-thread scratch.
+ * at a time (DL4J's {@code output} is synchronised; {@link Int8Layer} checks the input's owner); the int8 products
+ * behind it keep per-thread scratch.
  *
  * @param <C> the layer configuration
  */
-public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedRecurrent> extends AbstractLayer<C>
+public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedRecurrent> extends Int8Layer<C>
         implements RecurrentLayer {
     /** The keys DL4J's own LSTM and SimpleRnn store their states under. */
     public static final String STATE_KEY_PREV_ACTIVATION = "prevAct";
@@ -105,24 +106,24 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
     protected abstract void cellStep(INDArray gates, State s, INDArray[] peepholes);
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
-        return forward(null, null, workspaceMgr);
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        return run(null, null, workspaceMgr);
     }
 
     @Override
-    public INDArray rnnTimeStep(INDArray input, LayerWorkspaceMgr workspaceMgr) {
+    public synchronized INDArray rnnTimeStep(INDArray input, LayerWorkspaceMgr workspaceMgr) {
         setInput(input, workspaceMgr);
-        return forward(stateMap, stateMap, workspaceMgr);
+        return run(stateMap, stateMap, workspaceMgr);
     }
 
     @Override
-    public INDArray rnnActivateUsingStoredState(INDArray input, boolean training, boolean storeLastForTBPTT,
-                                                LayerWorkspaceMgr workspaceMgr) {
+    public synchronized INDArray rnnActivateUsingStoredState(INDArray input, boolean training,
+                                                             boolean storeLastForTBPTT, LayerWorkspaceMgr workspaceMgr) {
         setInput(input, workspaceMgr);
-        return forward(tBpttStateMap, storeLastForTBPTT ? tBpttStateMap : null, workspaceMgr);
+        return run(tBpttStateMap, storeLastForTBPTT ? tBpttStateMap : null, workspaceMgr);
     }
 
-    private INDArray forward(Map<String, INDArray> from, Map<String, INDArray> into, LayerWorkspaceMgr mgr) {
+    private INDArray run(Map<String, INDArray> from, Map<String, INDArray> into, LayerWorkspaceMgr mgr) {
         assertInputSet(false);
         C c = layerConf();
         if ((from != null || into != null) && c.isBidirectional()) {
@@ -133,7 +134,7 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
         INDArray x = ncwInput(c);
         Direction[] d = directions();
         State forwardState = initialState(from, x.size(0));
-        INDArray out = run(d[0], x, true, forwardState, mgr);
+        INDArray out = runDirection(d[0], x, true, forwardState, mgr);
         if (into != null) {
             into.put(STATE_KEY_PREV_ACTIVATION, forwardState.h.detach());
             if (forwardState.c != null) {
@@ -141,7 +142,7 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
             }
         }
         if (c.isBidirectional()) {
-            INDArray backwardOut = run(d[1], x, false, initialState(null, x.size(0)), mgr);
+            INDArray backwardOut = runDirection(d[1], x, false, initialState(null, x.size(0)), mgr);
             out = combine(out, backwardOut, c.getBidirectionalMode(), mgr);
         }
         if (c.getRnnDataFormat() == RNNFormat.NWC) {
@@ -186,7 +187,7 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
         return s;
     }
 
-    private INDArray run(Direction d, INDArray x, boolean forwards, State s, LayerWorkspaceMgr mgr) {
+    private INDArray runDirection(Direction d, INDArray x, boolean forwards, State s, LayerWorkspaceMgr mgr) {
         int batch = (int) x.size(0);
         int steps = (int) x.size(2);
         long hidden = layerConf().getNOut();

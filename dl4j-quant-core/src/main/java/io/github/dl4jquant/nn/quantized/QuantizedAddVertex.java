@@ -6,6 +6,7 @@ import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.kernel.DnnlInt8Add;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.InputOwner;
 import java.util.Arrays;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -30,6 +31,8 @@ public class QuantizedAddVertex extends ElementWiseVertex {
     private final QuantizedAdd conf;
     private final QParams output;
     private volatile DnnlInt8Add kernel;
+    /** Who set each input; guarded by this vertex's lock, as the inputs are (see {@link InputOwner}). */
+    private InputOwner[] inputOwners = new InputOwner[0];
 
     public QuantizedAddVertex(ComputationGraph graph, String name, int vertexIndex, QuantizedAdd conf,
                               DataType dataType) {
@@ -39,9 +42,27 @@ public class QuantizedAddVertex extends ElementWiseVertex {
     }
 
     @Override
-    public INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    public synchronized void setInput(int inputNumber, INDArray input, LayerWorkspaceMgr workspaceMgr) {
+        super.setInput(inputNumber, input, workspaceMgr);
+        ownerOf(inputNumber).set();
+    }
+
+    @Override
+    public synchronized void setInputs(INDArray... inputs) {
+        super.setInputs(inputs);
+        for (int i = 0; i < inputs.length; i++) {
+            ownerOf(i).set();
+        }
+    }
+
+    @Override
+    public synchronized INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        String name = "QuantizedAdd '" + getVertexName() + "'";
         if (training) {
-            throw DenseLayerSupport.inferenceOnly("QuantizedAdd '" + getVertexName() + "'");
+            throw DenseLayerSupport.inferenceOnly(name);
+        }
+        for (InputOwner owner : inputOwners) {
+            owner.check(name);
         }
         DnnlInt8Add k = kernel();
         if (k == null || inputs.length != 2 || !Arrays.equals(inputs[0].shape(), inputs[1].shape())) {
@@ -53,6 +74,17 @@ public class QuantizedAddVertex extends ElementWiseVertex {
         k.forward(a, b, conf.isChannelsLast(), y);
         k.offer(y);
         return dataType == DataType.FLOAT ? y : workspaceMgr.castTo(ArrayType.ACTIVATIONS, dataType, y, false);
+    }
+
+    private InputOwner ownerOf(int inputNumber) {
+        if (inputNumber >= inputOwners.length) {
+            InputOwner[] grown = Arrays.copyOf(inputOwners, inputNumber + 1);
+            for (int i = inputOwners.length; i < grown.length; i++) {
+                grown[i] = new InputOwner();
+            }
+            inputOwners = grown;
+        }
+        return inputOwners[inputNumber];
     }
 
     /** DL4J's add, the ReLU and the output quantize-dequantize: the reference computation. */

@@ -6,6 +6,7 @@ import io.github.dl4jquant.kernel.DnnlInt8Convolution;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.ConvolutionGeometry;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.QuantMath;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution2D;
@@ -17,7 +18,6 @@ import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.util.ConvolutionUtils;
@@ -41,7 +41,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>NaN inputs are rejected with an {@link IllegalArgumentException} naming the layer and the element; infinities
  * saturate to the quantized range, as in PyTorch.
  */
-public class QuantizedConvolutionLayer extends AbstractLayer<QuantizedConvolution> {
+public class QuantizedConvolutionLayer extends Int8Layer<QuantizedConvolution> {
     private volatile Prepared prepared;
 
     public QuantizedConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
@@ -49,7 +49,7 @@ public class QuantizedConvolutionLayer extends AbstractLayer<QuantizedConvolutio
     }
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         Prepared p = prepared();
         if (training) {

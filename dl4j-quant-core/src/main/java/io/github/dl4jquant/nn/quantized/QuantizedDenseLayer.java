@@ -3,11 +3,11 @@ package io.github.dl4jquant.nn.quantized;
 import io.github.dl4jquant.nn.ActivationArrays;
 import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.TimeSteps;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -22,9 +22,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * }</pre>
  *
  * <p>Thread safety: the product's prepared state is immutable and its scratch buffers are per thread, so concurrent
- * calls (DL4J itself serialises {@code ComputationGraph.output}) never share mutable arrays.
+ * calls (DL4J itself serialises {@code ComputationGraph.output}) never share mutable arrays, and the input is set and
+ * checked under the layer's lock ({@link io.github.dl4jquant.nn.Int8Layer}).
  */
-public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implements InferenceOnlyOutputLayer {
+public class QuantizedDenseLayer extends Int8Layer<QuantizedDense> implements InferenceOnlyOutputLayer {
     private volatile Int8LinearProduct product;
 
     public QuantizedDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
@@ -32,7 +33,7 @@ public class QuantizedDenseLayer extends AbstractLayer<QuantizedDense> implement
     }
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         QuantizedDense c = layerConf();
         if (c.getRnnDataFormat() == null) {

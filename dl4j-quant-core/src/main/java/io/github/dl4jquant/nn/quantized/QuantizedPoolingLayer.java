@@ -6,13 +6,13 @@ import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.kernel.DnnlInt8Pooling;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.PoolingGeometry;
 import io.github.dl4jquant.nn.QuantMath;
 import java.util.List;
 import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -29,7 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * INDArray y = graph.outputSingle(x);    // runs QuantizedPoolingLayer.activate for the pooling vertex
  * }</pre>
  */
-public class QuantizedPoolingLayer extends AbstractLayer<QuantizedPooling> {
+public class QuantizedPoolingLayer extends Int8Layer<QuantizedPooling> {
     private volatile Prepared prepared;
 
     public QuantizedPoolingLayer(NeuralNetConfiguration conf, DataType dataType) {
@@ -37,7 +37,7 @@ public class QuantizedPoolingLayer extends AbstractLayer<QuantizedPooling> {
     }
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         Prepared p = prepared();
         if (training) {

@@ -1,9 +1,9 @@
 package io.github.dl4jquant.nn.reference;
 
 import io.github.dl4jquant.QuantOps;
+import io.github.dl4jquant.nn.Int8Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.AbstractLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -18,14 +18,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * INDArray y = graph.getLayer("merge_qdq").activate(x, false, LayerWorkspaceMgr.noWorkspaces());
  * }</pre>
  */
-public class QuantDequantLayerImpl extends AbstractLayer<QuantDequantLayer> {
+public class QuantDequantLayerImpl extends Int8Layer<QuantDequantLayer> {
 
     public QuantDequantLayerImpl(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
     }
 
     @Override
-    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+    protected INDArray forward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         INDArray fq = QuantOps.fakeQuantize(input, layerConf().qparams());
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
