@@ -155,8 +155,8 @@ class DTypeWithConstraintsTest {
                 () -> DTypeWithConstraints.fromDict(Map.of("dtype", "torch.quint8", "quant_min_lower_bound", 1.5))),
                 "'quant_min_lower_bound'", "1.5", "an integer");
         assertContains(assertThrows(IllegalArgumentException.class,
-                () -> DTypeWithConstraints.fromDict(Map.of("dtype", "torch.quint4x2"))),
-                "'dtype'", "torch.quint4x2", "torch.qint8");
+                () -> DTypeWithConstraints.fromDict(Map.of("dtype", "torch.quint2x4"))),
+                "'dtype'", "torch.quint2x4", "torch.qint8");
         assertContains(assertThrows(IllegalArgumentException.class,
                 () -> DTypeWithConstraints.fromDict(Map.of("scale_exact_match", true))),
                 "'scale_exact_match'", "Boolean true", "a number");
