@@ -1,13 +1,10 @@
 package io.github.dl4jquant.nn.quantized;
 
-import java.util.Collection;
 import java.util.Objects;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationSigmoid;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * PyTorch's {@code torch.ao.nn.quantized.dynamic.LSTM} for DL4J's {@code LSTM} and {@code GravesLSTM} (with its
@@ -40,18 +37,8 @@ public class DynamicQuantizedLSTM extends DynamicQuantizedRecurrent {
     }
 
     @Override
-    public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf,
-                                                       Collection<TrainingListener> listeners, int layerIndex,
-                                                       INDArray layerParamsView, boolean initializeParams,
-                                                       DataType networkDataType) {
-        validate();
-        DynamicQuantizedLSTMLayer layer = new DynamicQuantizedLSTMLayer(conf, networkDataType);
-        layer.setListeners(listeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        layer.setParamTable(initializer().init(conf, layerParamsView, initializeParams));
-        layer.setConf(conf);
-        return layer;
+    protected DynamicQuantizedRecurrentLayer<?> runtimeLayer(NeuralNetConfiguration conf, DataType dataType) {
+        return new DynamicQuantizedLSTMLayer(conf, dataType);
     }
 
     public IActivation getGateActivationFn() {

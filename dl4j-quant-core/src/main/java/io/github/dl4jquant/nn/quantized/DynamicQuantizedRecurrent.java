@@ -1,6 +1,11 @@
 package io.github.dl4jquant.nn.quantized;
 
+import java.util.Collection;
 import java.util.Objects;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.deeplearning4j.nn.api.ParamInitializer;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
@@ -38,6 +43,24 @@ public abstract class DynamicQuantizedRecurrent extends BaseRecurrentLayer {
         this.forward = b.forward;
         this.backward = b.backward;
         this.bidirectionalMode = b.bidirectionalMode;
+    }
+
+    /** The runtime layer this configuration instantiates. */
+    protected abstract DynamicQuantizedRecurrentLayer<?> runtimeLayer(NeuralNetConfiguration conf, DataType dataType);
+
+    @Override
+    public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf,
+                                                       Collection<TrainingListener> listeners, int layerIndex,
+                                                       INDArray layerParamsView, boolean initializeParams,
+                                                       DataType networkDataType) {
+        validate();
+        DynamicQuantizedRecurrentLayer<?> layer = runtimeLayer(conf, networkDataType);
+        layer.setListeners(listeners);
+        layer.setIndex(layerIndex);
+        layer.setParamsViewArray(layerParamsView);
+        layer.setParamTable(initializer().init(conf, layerParamsView, initializeParams));
+        layer.setConf(conf);
+        return layer;
     }
 
     /** Gate blocks per hidden unit: 4 for LSTMs, 1 for a SimpleRnn. */

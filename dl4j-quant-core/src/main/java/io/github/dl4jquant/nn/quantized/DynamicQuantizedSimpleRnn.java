@@ -1,10 +1,7 @@
 package io.github.dl4jquant.nn.quantized;
 
-import java.util.Collection;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * DL4J's {@code SimpleRnn}, {@code h_t = act(x_t W + h_{t-1} RW + b)}, with int8 weights and dynamic activations, as
@@ -32,18 +29,8 @@ public class DynamicQuantizedSimpleRnn extends DynamicQuantizedRecurrent {
     }
 
     @Override
-    public org.deeplearning4j.nn.api.Layer instantiate(NeuralNetConfiguration conf,
-                                                       Collection<TrainingListener> listeners, int layerIndex,
-                                                       INDArray layerParamsView, boolean initializeParams,
-                                                       DataType networkDataType) {
-        validate();
-        DynamicQuantizedSimpleRnnLayer layer = new DynamicQuantizedSimpleRnnLayer(conf, networkDataType);
-        layer.setListeners(listeners);
-        layer.setIndex(layerIndex);
-        layer.setParamsViewArray(layerParamsView);
-        layer.setParamTable(initializer().init(conf, layerParamsView, initializeParams));
-        layer.setConf(conf);
-        return layer;
+    protected DynamicQuantizedRecurrentLayer<?> runtimeLayer(NeuralNetConfiguration conf, DataType dataType) {
+        return new DynamicQuantizedSimpleRnnLayer(conf, dataType);
     }
 
     @Override
