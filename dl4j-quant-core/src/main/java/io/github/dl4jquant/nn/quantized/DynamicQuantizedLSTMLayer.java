@@ -17,6 +17,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * products, block by block in DL4J's order {@code [a | f | o | i]}. Without peepholes and masks, and with activations
  * oneDNN computes (sigmoid, tanh, ReLU, ...), the update runs as {@link DnnlLstmCell}'s six primitives; otherwise
  * (GravesLSTM's peepholes, a mask, other activations) as ND4J ops.
+ *
+ * <pre>{@code
+ * DynamicQuantizedLSTMLayer lstm = (DynamicQuantizedLSTMLayer) int8Graph.getLayer("lstm");
+ * INDArray h = lstm.activate(sequence, false, LayerWorkspaceMgr.noWorkspaces());   // [batch, hidden, T]
+ * }</pre>
  */
 public class DynamicQuantizedLSTMLayer extends DynamicQuantizedRecurrentLayer<DynamicQuantizedLSTM> {
     private volatile Optional<DnnlLstmCell> nativeCell;

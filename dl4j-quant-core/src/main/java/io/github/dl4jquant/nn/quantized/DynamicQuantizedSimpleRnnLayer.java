@@ -4,7 +4,14 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** The runtime of {@link DynamicQuantizedSimpleRnn}: {@code h = act(gates)}. */
+/**
+ * The runtime of {@link DynamicQuantizedSimpleRnn}: {@code h = act(gates)}.
+ *
+ * <pre>{@code
+ * DynamicQuantizedSimpleRnnLayer rnn = (DynamicQuantizedSimpleRnnLayer) int8Graph.getLayer("rnn");
+ * INDArray h = rnn.activate(sequence, false, LayerWorkspaceMgr.noWorkspaces());   // [batch, hidden, T]
+ * }</pre>
+ */
 public class DynamicQuantizedSimpleRnnLayer extends DynamicQuantizedRecurrentLayer<DynamicQuantizedSimpleRnn> {
 
     public DynamicQuantizedSimpleRnnLayer(NeuralNetConfiguration conf, DataType dataType) {
