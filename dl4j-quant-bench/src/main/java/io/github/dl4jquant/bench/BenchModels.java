@@ -263,7 +263,12 @@ final class BenchModels {
     static PreparedModel calibrated(ComputationGraph fp32, long... example) {
         PreparedModel p = Quantizer.prepare(fp32, QConfigs.getDefaultQConfigMapping("x86"),
                 BackendConfigs.getX86BackendConfig());
+        return p.calibrate(calibrationInputs(fp32, example));
+    }
+
+    /** The batches {@link #calibrated} observes (the peers' exported models calibrate on the same rows). */
+    static INDArray[] calibrationInputs(ComputationGraph fp32, long... example) {
         int n = Arrays.stream(fp32.getLayers()).anyMatch(l -> l.conf().getLayer() instanceof ConvolutionLayer) ? 32 : 256;
-        return p.calibrate(input(11, n, example), input(12, n, example));
+        return new INDArray[] {input(11, n, example), input(12, n, example)};
     }
 }
