@@ -28,7 +28,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * the descriptors cached), more than the three int8 products. The descriptor
  * itself is an immutable constant that ND4J already shares natively between arrays of one shape; only its Java
  * wrapper is rebuilt, and that is what this caches. On another ND4J backend than the CPU one it creates arrays the
- * standard way.
+ * standard way. A large output that leaves every workspace (the one plain {@code output()} returns) lives in
+ * {@link RecycledOutputMemory}.
  */
 public final class ActivationArrays {
     /** Plenty for the batch sizes one model sees; cleared rather than evicted when exceeded. */
@@ -47,11 +48,18 @@ public final class ActivationArrays {
                     'c');
         }
         try (MemoryWorkspace ignored = workspaceMgr.notifyScopeBorrowed(ArrayType.ACTIVATIONS)) {
-            DataBuffer data = Nd4j.createBuffer(DataType.FLOAT, (long) rows * cols, false,
-                    Nd4j.getMemoryManager().getCurrentWorkspace());
+            DataBuffer data = buffer((long) rows * cols, Nd4j.getMemoryManager().getCurrentWorkspace());
             // the Java copy of the descriptor is per array, as ND4J makes it: nothing done to one array reaches another
             return new NDArray(data, (LongBuffer) shape.getFirst(), shape.getSecond().clone());
         }
+    }
+
+    /** In the workspace if there is one; a detached output large enough to cost page faults is recycled memory. */
+    private static DataBuffer buffer(long length, MemoryWorkspace workspace) {
+        if (workspace == null && length * Float.BYTES >= RecycledOutputMemory.MIN_BYTES) {
+            return RecycledOutputMemory.floatBuffer(length);
+        }
+        return Nd4j.createBuffer(DataType.FLOAT, length, false, workspace);
     }
 
     private static Pair<DataBuffer, long[]> shapeInfo(int rows, int cols) {
