@@ -1,5 +1,5 @@
-"""Turns JMH JSON results (two thread settings; PyTorch's too when present) and the model-size report into Markdown
-tables in the README: one set for the dense models (µs), one for the CNNs (ms)."""
+"""Turns JMH JSON results (ours and the peers', two thread settings) and the model-size report into Markdown tables in
+the README: ours against DL4J fp32 for the dense models (µs) and the CNNs (ms), then every engine side by side."""
 import glob
 import json
 import os
@@ -49,13 +49,13 @@ def fmt(score_err, scale=1.0):
 
 lines = ["Latency of `outputSingle` in µs (JMH average time, ± 99.9% error), best of `OMP_NUM_THREADS=1` and the "
          "default thread count for each cell; speed-up = fp32 / variant from the same run.", "",
-         "| model | batch | DL4J fp32 | reference | int8 | dynamic int8 | int8 speed-up | dynamic speed-up |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+         "| model | batch | DL4J fp32 | int8 | dynamic int8 | int8 speed-up | dynamic speed-up |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
 models = ["dense784x512", "dense4096", "mlp"]
 for model in models:
     for batch in ("1", "32", "256"):
         cell = {}
-        for variant in ("fp32", "reference", "int8", "dynamic"):
+        for variant in ("fp32", "int8", "dynamic"):
             key = ("InferenceBenchmark", "output",
                    tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
             if any(key in runs[t] for t in runs):
@@ -65,61 +65,10 @@ for model in models:
         fp32 = cell["fp32"][0]
         speed = {v: (f"{fp32 / cell[v][0]:.2f}x" if v in cell else "-") for v in ("int8", "dynamic")}
         lines.append(f"| {model} | {batch} | {fmt(cell['fp32'])} (threads {cell['fp32'][2]}) | "
-                     + " | ".join(fmt(cell[v]) if v in cell else "-" for v in ("reference", "int8", "dynamic"))
+                     + " | ".join(fmt(cell[v]) if v in cell else "-" for v in ("int8", "dynamic"))
                      + f" | {speed['int8']} | {speed['dynamic']} |")
 if len(lines) == 4:  # no dense model ran (BENCH_MODELS="lenet resnet")
     lines = []
-
-pt_runs = {t: load(t, "jmh-pytorch-threads") for t in ("1", "default")}
-dense_pt_start = len(lines)
-if any(pt_runs.values()):
-    lines += ["", "PyTorch 1.10.2 (libtorch through the JavaCPP presets, `PyTorchBenchmark`) on the same shapes, float "
-              "in to float out, µs: fp32 is `linear` + `relu`; int8 is the static fbgemm path `torch.ao` lowers to "
-              "(`quantize_per_tensor`, `quantized::linear_relu`/`quantized::linear` on prepacked per-channel qint8 "
-              "weights, quint8 activations between layers, `dequantize`). Each cell is the best of "
-              "`OMP_NUM_THREADS=1` and the default, with the winning setting; our int8 is the int8 column above. "
-              "ours vs PyTorch = PyTorch int8 µs / our int8 µs (above 1x: ours is faster).", "",
-              "| model | batch | PyTorch fp32 | PyTorch int8 | PyTorch int8 speed-up | our int8 | ours vs PyTorch int8 |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
-
-    def cell(c):
-        return f"{fmt(c)} ({c[2]})" if c else "-"
-
-    for model in models:
-        for batch in ("1", "32", "256"):
-            def key(bench, variant):
-                return (bench, "output", tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
-            pt32, pt8 = best(key("PyTorchBenchmark", "fp32"), pt_runs), best(key("PyTorchBenchmark", "int8"), pt_runs)
-            ours = best(key("InferenceBenchmark", "int8"))
-            if not pt32 and not pt8:
-                continue
-            pt_speed = f"{pt32[0] / pt8[0]:.2f}x" if pt32 and pt8 else "-"
-            vs = f"{pt8[0] / ours[0]:.2f}x" if pt8 and ours else "-"
-            lines.append(f"| {model} | {batch} | {cell(pt32)} | {cell(pt8)} | {pt_speed} | {cell(ours)} | {vs} |")
-    if len(lines) == dense_pt_start + 5:  # PyTorch ran the CNNs only
-        del lines[dense_pt_start:]
-
-ws_rows = []
-for model in models:
-    for batch in ("1", "32", "256"):
-        def ws_key(variant):
-            return ("WorkspaceInferenceBenchmark", "outputInWorkspace",
-                    tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
-        fp32_ws, int8_ws = best(ws_key("fp32")), best(ws_key("int8"))
-        if not fp32_ws or not int8_ws:
-            continue
-        pt8 = best(("PyTorchBenchmark", "output",
-                    tuple(sorted({"model": model, "batch": batch, "variant": "int8"}.items()))), pt_runs)
-        vs = f"{pt8[0] / int8_ws[0]:.2f}x" if pt8 else "-"
-        ws_rows.append(f"| {model} | {batch} | {fmt(fp32_ws)} ({fp32_ws[2]}) | {fmt(int8_ws)} ({int8_ws[2]}) | "
-                       f"{fp32_ws[0] / int8_ws[0]:.2f}x | {fmt(pt8) if pt8 else '-'} | {vs} |")
-if ws_rows:
-    lines += ["", "Served without a fresh output array per call (`WorkspaceInferenceBenchmark`: DL4J's "
-              "`output(false, outputWorkspace, input)` into a reused workspace, see \"Serving\" above), µs, best of "
-              "the two thread settings. PyTorch int8 is the column above, unchanged: libtorch frees and reuses its "
-              "output memory at once, which is what the workspace gives DL4J.", "",
-              "| model | batch | DL4J fp32 | our int8 | int8 speed-up | PyTorch int8 | ours vs PyTorch int8 |",
-              "|---|---:|---:|---:|---:|---:|---:|"] + ws_rows
 
 CNN_BATCHES = {"lenet": ("1", "32", "256"), "resnet": ("1", "8", "32")}
 
@@ -128,57 +77,78 @@ def key(bench, method, model, batch, variant):
     return (bench, method, tuple(sorted({"model": model, "batch": batch, "variant": variant}.items())))
 
 
-cnn_rows, cnn_pt_rows, cnn_ws_rows = [], [], []
+cnn_rows = []
 for model, batches in CNN_BATCHES.items():
     for batch in batches:
-        cell = {v: best(key("InferenceBenchmark", "output", model, batch, v)) for v in ("fp32", "reference", "int8")}
-        fp32, int8 = cell["fp32"], cell["int8"]
+        fp32 = best(key("InferenceBenchmark", "output", model, batch, "fp32"))
+        int8 = best(key("InferenceBenchmark", "output", model, batch, "int8"))
         if fp32:
             speed = f"{fp32[0] / int8[0]:.2f}x" if int8 else "-"
             cnn_rows.append(f"| {model} | {batch} | {fmt(fp32, 1000)} ({fp32[2]}) | "
-                            + " | ".join(f"{fmt(cell[v], 1000)} ({cell[v][2]})" if cell[v] else "-"
-                                         for v in ("reference", "int8"))
-                            + f" | {speed} |")
-        pt32 = best(key("PyTorchBenchmark", "output", model, batch, "fp32"), pt_runs)
-        pt8 = best(key("PyTorchBenchmark", "output", model, batch, "int8"), pt_runs)
-        if pt32 or pt8:
-            def ms(c):
-                return f"{fmt(c, 1000)} ({c[2]})" if c else "-"
-
-            def ratio(a, b):
-                return f"{a[0] / b[0]:.2f}x" if a and b else "-"
-            cnn_pt_rows.append(f"| {model} | {batch} | {ms(pt32)} | {ms(pt8)} | {ratio(pt32, pt8)} | {ms(fp32)} | "
-                               f"{ms(int8)} | {ratio(pt32, fp32)} | {ratio(pt32, int8)} | {ratio(pt8, int8)} |")
-        fp32_ws = best(key("WorkspaceInferenceBenchmark", "outputInWorkspace", model, batch, "fp32"))
-        int8_ws = best(key("WorkspaceInferenceBenchmark", "outputInWorkspace", model, batch, "int8"))
-        if fp32_ws and int8_ws:
-            vs = f"{pt8[0] / int8_ws[0]:.2f}x" if pt8 else "-"
-            cnn_ws_rows.append(f"| {model} | {batch} | {fmt(fp32_ws, 1000)} ({fp32_ws[2]}) | "
-                               f"{fmt(int8_ws, 1000)} ({int8_ws[2]}) | {fp32_ws[0] / int8_ws[0]:.2f}x | "
-                               f"{fmt(pt8, 1000) if pt8 else '-'} | {vs} |")
+                            + (f"{fmt(int8, 1000)} ({int8[2]})" if int8 else "-") + f" | {speed} |")
 if cnn_rows:
     lines += ["", "CNNs (`BenchModels`: `lenet`, conv-BN-ReLU-maxpool twice, dense 128, softmax 10 on 1x28x28; "
               "`resnet`, a stem conv and three basic residual blocks, one with a stride-2 1x1 projection, global "
               "average pooling, softmax 10 on 3x32x32), latency of `outputSingle` in ms, best of `OMP_NUM_THREADS=1` "
-              "and the default with the winning setting (reference: `OMP_NUM_THREADS=1` only); int8 speed-up = DL4J "
-              "fp32 / our int8. int8 is every convolution (its batch norm and ReLU folded in), pooling, residual add "
-              "and dense layer on oneDNN int8.", "",
-              "| model | batch | DL4J fp32 | reference | int8 | int8 speed-up |", "|---|---:|---:|---:|---:|---:|"] \
-        + cnn_rows
-if cnn_pt_rows:
-    lines += ["", "PyTorch 1.10.2 on the CNN shapes, ms (`PyTorchBenchmark`): fp32 is eager `eval()` (`conv2d`, "
-              "`batch_norm`, `relu`, `max_pool2d`/`adaptive_avg_pool2d`, `add`, `linear`, `softmax`); int8 is the "
-              "fbgemm path `convert_fx` lowers to, batch norms folded (`quantized::conv2d_relu`/`conv2d` on "
-              "prepacked per-channel weights, quint8 pooling, `quantized::add_relu`, `quantized::linear`, one "
-              "`dequantize`). Ratios: PyTorch's time / ours (above 1x: ours is faster).", "",
-              "| model | batch | PyTorch fp32 | PyTorch int8 | PyTorch int8 speed-up | DL4J fp32 | our int8 | "
-              "DL4J fp32 vs PyTorch fp32 | our int8 vs PyTorch fp32 | our int8 vs PyTorch int8 |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + cnn_pt_rows
-if cnn_ws_rows:
-    lines += ["", "CNNs served into a reused output workspace (`WorkspaceInferenceBenchmark`), ms, best of the two "
-              "thread settings; PyTorch int8 as above.", "",
-              "| model | batch | DL4J fp32 | our int8 | int8 speed-up | PyTorch int8 | ours vs PyTorch int8 |",
-              "|---|---:|---:|---:|---:|---:|---:|"] + cnn_ws_rows
+              "and the default with the winning setting; int8 speed-up = DL4J fp32 / our int8. int8 is every "
+              "convolution (its batch norm and ReLU folded in), pooling, residual add and dense layer on oneDNN int8.",
+              "", "| model | batch | DL4J fp32 | int8 | int8 speed-up |", "|---|---:|---:|---:|---:|"] + cnn_rows
+
+# Every engine side by side, on the networks PeerModelExport wrote: ours through plain output() and the workspace
+# recipe, PyTorch 2.x (best engine and thread setting), ONNX Runtime (best of 1 and 2 intra-op threads).
+pt2_runs = {t: load(t, "jmh-pytorch2-threads") for t in ("1", "default")}
+ort_results = {}
+for path in glob.glob(os.path.join(out_dir, "jmh-ort-*.json")):
+    load_file(path, ort_results)
+
+
+def best_peer(results_by_setting, bench, model, batch, variant, extra):
+    """Fastest cell of bench over every thread setting and every value of parameter extra (engine, threads)."""
+    cands = []
+    for setting, results in results_by_setting.items():
+        for (b, _, params), (score, err) in results.items():
+            p = dict(params)
+            if b == bench and p.get("model") == model and p.get("batch") == batch and p.get("variant") == variant:
+                label = f"{extra} {p.get(extra)}" + (f", threads {setting}" if setting else "")
+                cands.append((score, err, label))
+    return min(cands) if cands else None
+
+
+def us(c):
+    return f"{fmt(c)} ({c[2]})" if c else "-"
+
+
+PEER_BATCHES = {"dense784x512": ("1", "32", "256"), "dense4096": ("1", "32", "256"), "mlp": ("1", "32", "256"),
+                "lenet": ("1", "32", "256"), "resnet": ("1", "8", "32")}
+peer_rows = []
+for model, batches in PEER_BATCHES.items():
+    for batch in batches:
+        ours = best(key("InferenceBenchmark", "output", model, batch, "int8"))
+        ours_ws = best(key("WorkspaceInferenceBenchmark", "outputInWorkspace", model, batch, "int8"))
+        dl4j = best(key("InferenceBenchmark", "output", model, batch, "fp32"))
+        pt32 = best_peer(pt2_runs, "PyTorch2Benchmark", model, batch, "fp32", "engine")
+        pt8 = best_peer(pt2_runs, "PyTorch2Benchmark", model, batch, "int8", "engine")
+        ort32 = best_peer({"": ort_results}, "OnnxRuntimeBenchmark", model, batch, "fp32", "threads")
+        ort8 = best_peer({"": ort_results}, "OnnxRuntimeBenchmark", model, batch, "int8", "threads")
+        peers8 = [c for c in (pt8, ort8) if c]
+        if not ours or not peers8:
+            continue
+        fastest = min(peers8)
+        vs_ws = f"{fastest[0] / ours_ws[0]:.2f}x" if ours_ws else "-"
+        peer_rows.append(f"| {model} | {batch} | {us(dl4j)} | {us(ours)} | {us(ours_ws)} | {us(pt32)} | {us(pt8)} | "
+                         f"{us(ort32)} | {us(ort8)} | **{fastest[0] / ours[0]:.2f}x** | {vs_ws} |")
+if peer_rows:
+    lines += ["", "Every engine on the same networks, weights and inputs (`PeerModelExport` writes them; float in, "
+              "float out), µs, the winning setting in brackets. Ours: `outputSingle` (plain `output()`) and the "
+              "workspace recipe, best of `OMP_NUM_THREADS=1` and the default. PyTorch 2.7.1 (`PyTorch2Benchmark`, "
+              "libtorch through the JavaCPP presets, its own JVM): fp32 eager ops; int8 the quantized ops "
+              "`convert_fx` lowers to, best of the `x86`, `fbgemm` and `onednn` engines and of the two thread "
+              "settings. ONNX Runtime 1.20 (`OnnxRuntimeBenchmark`): the fp32 model and the QDQ model "
+              "`quantize_static` would make, optimisation level ALL (int8 runs QGemm/QLinearConv), best of 1 and 2 "
+              "intra-op threads. vs fastest = fastest peer int8 / ours (above 1x: ours is faster).", "",
+              "| model | batch | DL4J fp32 | our int8 `output()` | our int8 workspace | PyTorch fp32 | PyTorch int8 | "
+              "ORT fp32 | ORT int8 | `output()` vs fastest | workspace vs fastest |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + peer_rows
 
 obs = {}
 for t in runs:

@@ -16,7 +16,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Long-running serving, measured: {@code calls} {@code output()} calls of the int8 MLP 784-512-256-10 (batch 32,
- * x86 defaults, as {@link InferenceBenchmark} times it), then {@code cycles} cycles that restore that int8 model from
+ * x86 defaults, as {@link InferenceBenchmark} times it) and a tenth as many of the int8 4096x4096 layer (large
+ * outputs, recycled by RecycledOutputMemory), then {@code cycles} cycles that restore that int8 model from
  * its file, serve batches of 1, 32 and 64 and drop it, as a server that reloads its model does, and as many with the
  * residual CNN (int8 convolutions, adds and pooling). At 50 points of each phase it records the process's resident
  * memory ({@code VmRSS}) and, after garbage collection, the native objects JavaCPP tracks
@@ -104,17 +105,21 @@ public final class ServingStability {
     public static void main(String[] args) throws Exception {
         int calls = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         int cycles = args.length > 1 ? Integer.parseInt(args[1]) : 200;
-        List<Phase> phases = List.of(serve(BenchModels.graph("mlp", "int8"), calls),
-                reload("mlp", cycles), reload("resnet", cycles));
+        List<Phase> phases = List.of(serve("mlp", calls), reload("mlp", cycles), reload("resnet", cycles),
+                serve("dense4096", calls / 10));
         phases.forEach(p -> System.out.println(p.summary()));
         if (!phases.stream().allMatch(Phase::flat)) {
             System.exit(1);
         }
     }
 
-    /** {@code calls} calls of {@code model.outputSingle} on one batch of 32, sampled 50 times. */
-    static Phase serve(ComputationGraph model, int calls) throws IOException {
-        INDArray x = BenchModels.timedInput("mlp", BATCH);
+    /**
+     * {@code calls} calls of the int8 benchmark model's {@code outputSingle} on one batch of 32, sampled 50 times.
+     * The 4096x4096 layer's 512 KB outputs come from RecycledOutputMemory, which must recycle them, not grow.
+     */
+    static Phase serve(String name, int calls) throws IOException {
+        ComputationGraph model = BenchModels.graph(name, "int8");
+        INDArray x = BenchModels.timedInput(name, BATCH);
         List<Sample> samples = new ArrayList<>();
         samples.add(sample(0));
         int every = Math.max(1, calls / SAMPLES);
@@ -124,7 +129,7 @@ public final class ServingStability {
                 samples.add(sample(call));
             }
         }
-        return new Phase(calls + " output() calls at batch " + BATCH, samples, true);
+        return new Phase(calls + " output() calls of the int8 " + name + " at batch " + BATCH, samples, true);
     }
 
     /**
