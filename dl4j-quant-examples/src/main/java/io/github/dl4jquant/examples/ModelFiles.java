@@ -16,7 +16,8 @@ import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * Reads and writes DL4J model zips. Reading tells a ComputationGraph from a MultiLayerNetwork by the configuration JSON
- * inside the zip and turns every failure into an {@link IllegalArgumentException} with a one-line message; writing
+ * inside the zip, checks the header of the parameters ({@link CoefficientsHeader}) before ND4J reads them, and turns
+ * every failure into an {@link IllegalArgumentException} with a one-line message; writing
  * goes through a temporary file in the target directory and an atomic move, so a failed write leaves nothing behind.
  *
  * <pre>{@code
@@ -42,7 +43,8 @@ public final class ModelFiles {
     /**
      * Loads a DL4J model zip written by {@code ModelSerializer}.
      *
-     * @throws IllegalArgumentException when the file is missing, unreadable, not a zip, or not a DL4J model
+     * @throws IllegalArgumentException when the file is missing, unreadable, not a zip, not a DL4J model, or its
+     *                                  parameters (coefficients.bin) are corrupt
      */
     public static LoadedModel load(Path file) {
         if (!Files.exists(file)) {
@@ -53,6 +55,8 @@ public final class ModelFiles {
         }
         String configuration = readConfiguration(file);
         requireKnownLibraryClasses(file, configuration);
+        // before ND4J reads the parameters: a corrupt length in their header crashes the JVM inside ND4J
+        CoefficientsHeader.check(file);
         try {
             if (configuration.contains("\"vertices\"")) {
                 return new LoadedModel(file, ModelSerializer.restoreComputationGraph(file.toFile(), false));

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +24,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
 import java.util.zip.ZipOutputStream;
@@ -65,6 +67,11 @@ final class CliBadInputs {
                 of("CLI model", "a truncated model zip", quantize(bytes("cut.zip", Arrays.copyOf(read(model),
                         (int) (Files.size(model) * 0.6))), good)).throwsA(ExitCode2.class).naming("cut.zip")
                         .fix("truncated or corrupted"),
+                of("CLI model", "a model zip whose parameters header announces 2^40 values", quantize(bytes(
+                        "huge-params.zip", editEntry(read(model), "coefficients.bin",
+                                CliBadInputs::announceHugeParameterCount)), good)).throwsA(ExitCode2.class)
+                        .naming("huge-params.zip", "coefficients.bin", "1,099,511,627,776 FLOAT parameters")
+                        .fix("save the model again"),
                 of("CLI model", "a zip without configuration.json", quantize(bytes("other.zip", zipOf("a.txt", "x")),
                         good)).throwsA(ExitCode2.class).naming("other.zip", "configuration.json").fix("ModelSerializer"),
                 of("CLI model", "an int8 model saved by a newer dl4j-quant", evaluate(bytes("newer.zip",
@@ -210,25 +217,47 @@ final class CliBadInputs {
 
     /** The zip with the first {@code from} in its configuration.json replaced by {@code to}. */
     static byte[] editConfiguration(byte[] zip, String from, String to) throws IOException {
+        return editEntry(zip, "configuration.json", content -> {
+            String json = new String(content, StandardCharsets.UTF_8);
+            int at = json.indexOf(from);
+            if (at < 0) {
+                throw new IllegalStateException("configuration.json lacks " + from);
+            }
+            return (json.substring(0, at) + to + json.substring(at + from.length())).getBytes(StandardCharsets.UTF_8);
+        });
+    }
+
+    /** The zip with the content of its entry {@code name} edited. */
+    static byte[] editEntry(byte[] zip, String name, UnaryOperator<byte[]> edit) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip));
              ZipOutputStream z = new ZipOutputStream(bytes)) {
             for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
                 byte[] content = in.readAllBytes();
-                if (e.getName().equals("configuration.json")) {
-                    String json = new String(content, StandardCharsets.UTF_8);
-                    int at = json.indexOf(from);
-                    if (at < 0) {
-                        throw new IllegalStateException("configuration.json lacks " + from);
-                    }
-                    content = (json.substring(0, at) + to + json.substring(at + from.length()))
-                            .getBytes(StandardCharsets.UTF_8);
-                }
                 z.putNextEntry(new ZipEntry(e.getName()));
-                z.write(content);
+                z.write(e.getName().equals(name) ? edit.apply(content) : content);
                 z.closeEntry();
             }
         }
         return bytes.toByteArray();
+    }
+
+    /**
+     * coefficients.bin (Nd4j.write: a header, the shape information, a header, the values) with the number of values
+     * in its second header set to 2^40, as a corrupt file may announce it.
+     */
+    private static byte[] announceHugeParameterCount(byte[] coefficients) {
+        ByteBuffer b = ByteBuffer.wrap(coefficients);
+        skipString(b);
+        long shapeValues = b.getLong();
+        skipString(b);
+        b.position(b.position() + (int) shapeValues * Long.BYTES);
+        skipString(b);
+        b.putLong(b.position(), 1L << 40);
+        return coefficients;
+    }
+
+    private static void skipString(ByteBuffer b) {
+        b.position(b.position() + 2 + b.getShort(b.position()));
     }
 }
