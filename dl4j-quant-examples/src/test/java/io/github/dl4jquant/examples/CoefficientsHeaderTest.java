@@ -22,7 +22,6 @@ import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
-import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.BeforeAll;
@@ -95,7 +94,7 @@ class CoefficientsHeaderTest {
     void theFuzzFindingThatCrashedNd4jIsRejected() throws IOException {
         byte[] input = resource(FINDING);
         assertEquals(2, input[input.length - 1], "the finding replaces coefficients.bin");
-        Path file = write("finding.zip", replaceEntry(resource(FUZZ + "int8-mlp.zip"), CoefficientsHeader.ENTRY,
+        Path file = write("finding.zip", ZipEntries.replace(resource(FUZZ + "int8-mlp.zip"), CoefficientsHeader.ENTRY,
                 Arrays.copyOf(input, input.length - 1)));
 
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(file));
@@ -159,7 +158,7 @@ class CoefficientsHeaderTest {
     void aCorruptParameterHeaderIsAClearIllegalArgumentException(String name, UnaryOperator<byte[]> edit,
             String expected) throws IOException {
         byte[] corrupt = edit.apply(coefficients.clone());
-        Path file = write("corrupt.zip", replaceEntry(fp32Zip, CoefficientsHeader.ENTRY, corrupt));
+        Path file = write("corrupt.zip", ZipEntries.replace(fp32Zip, CoefficientsHeader.ENTRY, corrupt));
 
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelFiles.load(file));
 
@@ -216,14 +215,14 @@ class CoefficientsHeaderTest {
     void everyArrayNd4jWritesPasses(String name, INDArray array) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Nd4j.write(array, new DataOutputStream(bytes));
-        Path file = write("array.zip", replaceEntry(fp32Zip, CoefficientsHeader.ENTRY, bytes.toByteArray()));
+        Path file = write("array.zip", ZipEntries.replace(fp32Zip, CoefficientsHeader.ENTRY, bytes.toByteArray()));
 
         assertDoesNotThrow(() -> CoefficientsHeader.check(file));
     }
 
     @Test
     void anEmptyEntryIsLeftToModelSerializer() throws IOException {
-        Path file = write("empty.zip", replaceEntry(fp32Zip, CoefficientsHeader.ENTRY, new byte[0]));
+        Path file = write("empty.zip", ZipEntries.replace(fp32Zip, CoefficientsHeader.ENTRY, new byte[0]));
 
         assertDoesNotThrow(() -> CoefficientsHeader.check(file));
     }
@@ -275,20 +274,5 @@ class CoefficientsHeaderTest {
             }
         }
         throw new IllegalStateException("no " + name);
-    }
-
-    /** The zip with the content of the entry {@code name} replaced. */
-    static byte[] replaceEntry(byte[] zip, String name, byte[] content) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip));
-             ZipOutputStream z = new ZipOutputStream(out)) {
-            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                byte[] original = in.readAllBytes();
-                z.putNextEntry(new ZipEntry(e.getName()));
-                z.write(e.getName().equals(name) ? content : original);
-                z.closeEntry();
-            }
-        }
-        return out.toByteArray();
     }
 }

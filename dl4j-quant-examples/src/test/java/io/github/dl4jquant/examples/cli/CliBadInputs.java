@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.dl4jquant.Quantizer;
 import io.github.dl4jquant.badinput.BadInputCase;
+import io.github.dl4jquant.examples.ZipEntries;
 import io.github.dl4jquant.testing.TestModels;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -24,9 +24,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
 import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
@@ -68,7 +66,7 @@ final class CliBadInputs {
                         (int) (Files.size(model) * 0.6))), good)).throwsA(ExitCode2.class).naming("cut.zip")
                         .fix("truncated or corrupted"),
                 of("CLI model", "a model zip whose parameters header announces 2^40 values", quantize(bytes(
-                        "huge-params.zip", editEntry(read(model), "coefficients.bin",
+                        "huge-params.zip", ZipEntries.edit(read(model), "coefficients.bin",
                                 CliBadInputs::announceHugeParameterCount)), good)).throwsA(ExitCode2.class)
                         .naming("huge-params.zip", "coefficients.bin", "1,099,511,627,776 FLOAT parameters")
                         .fix("save the model again"),
@@ -217,7 +215,7 @@ final class CliBadInputs {
 
     /** The zip with the first {@code from} in its configuration.json replaced by {@code to}. */
     static byte[] editConfiguration(byte[] zip, String from, String to) throws IOException {
-        return editEntry(zip, "configuration.json", content -> {
+        return ZipEntries.edit(zip, "configuration.json", content -> {
             String json = new String(content, StandardCharsets.UTF_8);
             int at = json.indexOf(from);
             if (at < 0) {
@@ -225,21 +223,6 @@ final class CliBadInputs {
             }
             return (json.substring(0, at) + to + json.substring(at + from.length())).getBytes(StandardCharsets.UTF_8);
         });
-    }
-
-    /** The zip with the content of its entry {@code name} edited. */
-    static byte[] editEntry(byte[] zip, String name, UnaryOperator<byte[]> edit) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip));
-             ZipOutputStream z = new ZipOutputStream(bytes)) {
-            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                byte[] content = in.readAllBytes();
-                z.putNextEntry(new ZipEntry(e.getName()));
-                z.write(e.getName().equals(name) ? edit.apply(content) : content);
-                z.closeEntry();
-            }
-        }
-        return bytes.toByteArray();
     }
 
     /**

@@ -4,16 +4,12 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.github.dl4jquant.examples.LoadedModel;
 import io.github.dl4jquant.examples.ModelFiles;
+import io.github.dl4jquant.examples.ZipEntries;
 import io.github.dl4jquant.fuzz.FuzzChecks;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
-import java.util.zip.ZipOutputStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -33,28 +29,14 @@ class ModelZipFuzzTest {
     void restore(FuzzedDataProvider data) throws IOException {
         int part = data.consumeInt(0, 2);
         byte[] content = data.consumeRemainingAsBytes();
-        Files.write(FILE, part == 0 ? content : replaceEntry(part == 1 ? "configuration.json" : "coefficients.bin",
-                content));
+        Files.write(FILE, part == 0 ? content
+                : ZipEntries.replace(INT8_ZIP, part == 1 ? "configuration.json" : "coefficients.bin", content));
         try {
             LoadedModel model = ModelFiles.load(FILE);
             model.output(Nd4j.rand(DataType.FLOAT, 3, 12));
         } catch (IllegalArgumentException expected) {
             FuzzChecks.requireMessage(expected);
         }
-    }
-
-    private static byte[] replaceEntry(String name, byte[] content) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(INT8_ZIP));
-             ZipOutputStream z = new ZipOutputStream(out)) {
-            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                byte[] original = in.readAllBytes();
-                z.putNextEntry(new ZipEntry(e.getName()));
-                z.write(e.getName().equals(name) ? content : original);
-                z.closeEntry();
-            }
-        }
-        return out.toByteArray();
     }
 
     private static byte[] resource(String name) {
