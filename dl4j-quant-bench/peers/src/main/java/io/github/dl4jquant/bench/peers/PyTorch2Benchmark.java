@@ -52,13 +52,15 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Intra-op threads: {@code OMP_NUM_THREADS} if set, else the available processors (set explicitly: this
  * libtorch defaults to 1 thread here). NNPACK is off ({@code torch.backends.nnpack.set_flags(False)}): it does not
- * initialize on this CPU, and PyTorch would log that on every batch-1 conv call. Each call frees its tensors when it returns (a {@link PointerScope}), as
- * Python's reference counting would. {@link #setUp} checks the fp32 net against DL4J's output on the exported
- * checked rows ({@link PeerModel#expectedOutput}, within 1e-4) and int8 against fp32 (softmax outputs within 0.05,
- * others within 10% relative L2), and throws otherwise.
+ * initialize on this CPU, and PyTorch would log that on every batch-1 conv call. Each call frees its tensors when
+ * it returns (a {@link PointerScope}), as Python's reference counting would; glibc must keep the memory they free
+ * ({@code GLIBC_TUNABLES} below, checked by {@link #setUp}), or the time goes to page faults. {@link #setUp} checks
+ * the fp32 net against DL4J's output on the exported checked rows ({@link PeerModel#expectedOutput}, within 1e-4)
+ * and int8 against fp32 (softmax outputs within 0.05, others within 10% relative L2), and throws otherwise.
  *
  * <pre>{@code
  * mvn -B -o -q -Ppeers -pl dl4j-quant-bench/peers package dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt
+ * export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
  * java -cp dl4j-quant-bench/peers/target/classes:$(cat /tmp/cp.txt) org.openjdk.jmh.Main PyTorch2Benchmark \
  *     -p model=mlp -p batch=1,32,256 -p variant=int8 -p engine=x86,fbgemm,onednn
  * }</pre>
@@ -71,6 +73,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
 public class PyTorch2Benchmark {
+    /** Keep freed memory in the process: no mmap below glibc's maximum threshold (32 MB), no trimming. */
+    static final String GLIBC_TUNABLES =
+            "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296";
     /** DL4J vs PyTorch fp32: the same math in another summation order. */
     private static final double FP32_TOLERANCE = 1e-4;
     /** int8 vs fp32 on softmax outputs: max abs difference. */
@@ -96,6 +101,7 @@ public class PyTorch2Benchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        checkMalloc();
         int threads = threads();
         // torch.backends.nnpack.set_flags(False): NNPACK fails to initialize on this CPU ("Unsupported hardware")
         // and PyTorch logs that on every conv2d call that asks for it (the batch-1 convs oneDNN leaves to the
@@ -134,6 +140,28 @@ public class PyTorch2Benchmark {
             throw new IllegalArgumentException("Unknown variant '" + variant + "'; known: fp32, int8");
         }
         return variant.equals("int8");
+    }
+
+    /**
+     * Eager PyTorch allocates every activation afresh (c10's CPU allocator is malloc), and glibc hands the freed
+     * blocks back to the OS (trimming the arena of the JMH worker thread, mmapping the large blocks once its
+     * thresholds are tuned), so each call page-faults them in again; in this VM that made the fp32 CNNs 4-6x slower
+     * (resnet batch 32: 165 ms against 27 ms), which would time the kernel, not PyTorch. Both thresholds must be
+     * set: setting one turns off glibc's dynamic adjustment of the other.
+     */
+    private static void checkMalloc() {
+        if (Boolean.getBoolean("pytorch2.skipMallocCheck")) {
+            return;
+        }
+        String tunables = System.getenv("GLIBC_TUNABLES");
+        boolean linux = System.getProperty("os.name").toLowerCase(Locale.ROOT).contains("linux");
+        if (linux && (tunables == null || !tunables.contains("glibc.malloc.mmap_threshold=")
+                || !tunables.contains("glibc.malloc.trim_threshold="))) {
+            throw new IllegalStateException("GLIBC_TUNABLES=" + tunables + ": run with GLIBC_TUNABLES="
+                    + GLIBC_TUNABLES + " so that glibc keeps the memory PyTorch frees after each call instead of "
+                    + "page-faulting it back in on the next (PyTorch's CPU tuning guide recommends a caching "
+                    + "allocator, jemalloc or tcmalloc, for the same reason)");
+        }
     }
 
     /** {@code OMP_NUM_THREADS} if set, else the available processors; set and read back. */
