@@ -30,6 +30,9 @@ classpath dl4j-quant-bench/peers "$out/peers-cp.txt"
 jvm=(java -Dorg.bytedeco.javacpp.platform.extension=-onednn-avx2 -Dorg.slf4j.simpleLogger.defaultLogLevel=warn
      -cp "dl4j-quant-bench/target/classes:$(cat "$out/bench-cp.txt")")
 peers=(java -Dpeer.models="$out/peer-models" -cp "dl4j-quant-bench/peers/target/classes:$(cat "$out/peers-cp.txt")")
+# eager PyTorch mallocs every activation afresh: glibc must keep what it frees, or PyTorch times page faults
+# (PyTorch2Benchmark checks this; see its Javadoc)
+pytorch=(env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296 "${peers[@]}")
 
 read -r -a models <<< "${BENCH_MODELS:-dense784x512 dense4096 mlp lenet resnet}"
 "${jvm[@]}" io.github.dl4jquant.bench.PeerModelExport "$out/peer-models" "${models[@]}"
@@ -60,9 +63,9 @@ for threads in 1 default; do
         "${iterations[@]}" -rf json -rff "$out/jmh-threads-$threads-$model.json"
     "${jvm[@]}" org.openjdk.jmh.Main WorkspaceInferenceBenchmark "${shape[@]}" -p variant=int8 "${iterations[@]}" \
         -rf json -rff "$out/jmh-threads-$threads-$model-workspace.json"
-    "${peers[@]}" org.openjdk.jmh.Main PyTorch2Benchmark "${shape[@]}" -p variant=fp32 -p engine=x86 \
+    "${pytorch[@]}" org.openjdk.jmh.Main PyTorch2Benchmark "${shape[@]}" -p variant=fp32 -p engine=x86 \
         "${iterations[@]}" -rf json -rff "$out/jmh-pytorch2-threads-$threads-$model-fp32.json"
-    "${peers[@]}" org.openjdk.jmh.Main PyTorch2Benchmark "${shape[@]}" -p variant=int8 -p engine=x86,fbgemm,onednn \
+    "${pytorch[@]}" org.openjdk.jmh.Main PyTorch2Benchmark "${shape[@]}" -p variant=int8 -p engine=x86,fbgemm,onednn \
         "${iterations[@]}" -rf json -rff "$out/jmh-pytorch2-threads-$threads-$model-int8.json"
     if [ "$threads" = 1 ]; then
       "${peers[@]}" org.openjdk.jmh.Main OnnxRuntimeBenchmark "${shape[@]}" -p variant=fp32,int8 -p threads=1,2 \

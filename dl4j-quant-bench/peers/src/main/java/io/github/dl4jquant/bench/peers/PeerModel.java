@@ -16,6 +16,12 @@ import java.util.List;
  * A benchmark network as dl4j-quant-bench's {@code PeerModelExport} wrote it: its nodes in topological order, with
  * their weights, the timed input rows, the calibration rows and DL4J's fp32 output on the first input rows (see
  * PeerModelExport for the manifest's fields).
+ *
+ * <pre>{@code
+ * PeerModel mlp = PeerModel.load("mlp");                 // dl4j-quant-bench/target/peer-models/mlp
+ * PeerModel.Tensor x = mlp.input().rows(32);             // the rows our benchmarks time at batch 32
+ * for (JsonNode node : mlp.nodes()) { ... node.get("op") ... mlp.tensor(node.get("weight")) ... }
+ * }</pre>
  */
 public final class PeerModel {
     /** Where run-benchmarks.sh has PeerModelExport write; {@code -Dpeer.models=...} overrides it. */
