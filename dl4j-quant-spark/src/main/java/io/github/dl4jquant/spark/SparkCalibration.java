@@ -48,9 +48,10 @@ import org.slf4j.LoggerFactory;
  * {@code PercentileObserver}) build their histogram over a range that grows batch by batch, so shards with other
  * ranges can only be merged approximately; by default ({@link Builder#exactHistograms}) the data is therefore read
  * twice: the first pass finds each histogram's exact range, the second bins every value into that one grid, where the
- * partitions' counts add exactly. The qparams are then those of one observer that saw all the data in one batch,
- * independent of the partitioning (cache the RDD: it is computed twice). Both passes need the model's forward pass
- * to give each row the same activations whatever batch it is in (DL4J's dense layers do).
+ * partitions' counts add exactly. The histograms are then those of one JVM binning every row into the final range,
+ * independent of the partitioning (cache the RDD: it is computed twice), as long as the rows are batched alike: DL4J's
+ * fp32 forward pass can give a row other last bits in another batch size (OpenBLAS's AVX-512 kernels do), which
+ * moves a count between neighbouring bins, not the qparams.
  *
  * <p>The executors rebuild the prepared model from the broadcast fp32 model and the QConfigMapping and BackendConfig
  * JSON, one copy per concurrently running task, reused across partitions. Rows are batched per partition: batches are
