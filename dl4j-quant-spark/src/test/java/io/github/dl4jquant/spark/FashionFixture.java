@@ -5,7 +5,9 @@ import io.github.dl4jquant.backendconfig.BackendConfigs;
 import io.github.dl4jquant.data.FashionMnist;
 import io.github.dl4jquant.examples.ExampleData;
 import io.github.dl4jquant.examples.FashionMlp;
+import io.github.dl4jquant.graph.CalibrationState;
 import io.github.dl4jquant.graph.PreparedModel;
+import io.github.dl4jquant.qconfig.QConfigMapping;
 import io.github.dl4jquant.qconfig.QConfigs;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,5 +62,21 @@ final class FashionFixture {
             out.add(rows(data, from, Math.min(data.numExamples(), from + rows)));
         }
         return out;
+    }
+
+    /**
+     * One JVM doing what the exact Spark calibration does, without Spark: a first pass over {@code data} in batches of
+     * {@code batch} for the ranges, then every batch binned into them.
+     */
+    static PreparedModel twoPassSingleJvm(ComputationGraph fp32, QConfigMapping mapping, DataSet data, int batch) {
+        CalibrationState ranges = prepare(fp32, mapping).calibrate(FashionMnist.iterator(data, batch))
+                .calibrationState().withEmptyHistogramsOverObservedRanges();
+        PreparedModel p = prepare(fp32, mapping);
+        p.loadCalibrationState(ranges);
+        return p.calibrate(FashionMnist.iterator(data, batch));
+    }
+
+    private static PreparedModel prepare(ComputationGraph fp32, QConfigMapping mapping) {
+        return Quantizer.prepare(fp32, mapping, BackendConfigs.getX86BackendConfig());
     }
 }

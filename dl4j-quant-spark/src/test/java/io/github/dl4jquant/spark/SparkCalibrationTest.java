@@ -117,7 +117,8 @@ class SparkCalibrationTest {
      */
     @Test
     void histogramCalibrationInTwoPassesGivesExactlyTheQParamsOfOneJvmBinningAllRowsIntoTheFinalRange() {
-        PreparedModel single = twoPassSingleJvm(QConfigs.getDefaultQConfigMapping("x86"));
+        PreparedModel single = FashionFixture.twoPassSingleJvm(F.fp32, QConfigs.getDefaultQConfigMapping("x86"),
+                F.calibration, BATCH);
         try (SparkCalibration spark = spark(QConfigs.getDefaultQConfigMapping("x86"), true)) {
             CalibrationRun run = spark.calibrate(calibrationRdd());
             assertEquals(2, run.passes());
@@ -137,15 +138,6 @@ class SparkCalibrationTest {
                         actual.get(tensor).restore().calculateQParams(), tensor);
             }
         }
-    }
-
-    /** One JVM, the Spark recipe without Spark: the ranges of a first pass, then every batch binned into them. */
-    private static PreparedModel twoPassSingleJvm(QConfigMapping mapping) {
-        CalibrationState ranges = singleJvm(mapping).calibrate(FashionMnist.iterator(F.calibration, BATCH))
-                .calibrationState().withEmptyHistogramsOverObservedRanges();
-        PreparedModel p = singleJvm(mapping);
-        p.loadCalibrationState(ranges);
-        return p.calibrate(FashionMnist.iterator(F.calibration, BATCH));
     }
 
     /**

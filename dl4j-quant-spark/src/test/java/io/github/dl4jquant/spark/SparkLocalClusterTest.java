@@ -102,9 +102,9 @@ class SparkLocalClusterTest {
         try (SparkCalibration spark = SparkCalibration.builder(f.fp32, QConfigs.getDefaultQConfigMapping("x86"),
                 BackendConfigs.getX86BackendConfig()).batchSize(BATCH).build(sc)) {
             spark.calibrate(sc.parallelize(FashionFixture.chunks(f.calibration, BATCH), PARTITIONS));
-            assertEquals(Quantizer.prepare(f.fp32, QConfigs.getDefaultQConfigMapping("x86"),
-                    BackendConfigs.getX86BackendConfig()).calibrate(f.calibration.getFeatures()).calibrationState()
-                    .observers(), spark.prepared().calibrationState().observers());
+            assertEquals(FashionFixture.twoPassSingleJvm(f.fp32, QConfigs.getDefaultQConfigMapping("x86"),
+                    f.calibration, BATCH).calibrationState().observers(),
+                    spark.prepared().calibrationState().observers());
         }
         assertEquals(2, sc.sc().getExecutorIds().size(), "two executor JVMs");
 
