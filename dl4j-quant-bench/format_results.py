@@ -173,7 +173,8 @@ if os.path.exists(sizes_path):
               "| model | fp32 file | int8 file | file ratio | fp32 weight bytes | int8 weight bytes |",
               "|---|---:|---:|---:|---:|---:|"]
     for s in sizes:
-        lines.append(f"| {s['model']} | {s['fp32_file']:,} | {s['int8_file']:,} | {s['int8_file'] / s['fp32_file']:.3f} "
+        model = s['model'] + (f" ({s['variant']})" if s.get('variant', 'int8') != 'int8' else "")
+        lines.append(f"| {model} | {s['fp32_file']:,} | {s['int8_file']:,} | {s['int8_file'] / s['fp32_file']:.3f} "
                      f"| {s['fp32_weight_bytes']:,} | {s['int8_weight_bytes']:,} |")
 
 table = "\n".join(lines).lstrip("\n") + "\n"

@@ -66,10 +66,4 @@ public final class DenseLayerSupport {
         }
         return new float[] {min, max};
     }
-
-    /** The error for training calls on an inference-only layer. */
-    public static UnsupportedOperationException inferenceOnly(String layer) {
-        return new UnsupportedOperationException(layer + " is inference only and cannot be trained: fit the fp32 "
-                + "model, then quantize it again");
-    }
 }

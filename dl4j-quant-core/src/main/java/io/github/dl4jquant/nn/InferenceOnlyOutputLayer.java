@@ -41,12 +41,12 @@ public interface InferenceOnlyOutputLayer extends IOutputLayer {
 
     @Override
     default double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     default INDArray computeScoreForExamples(double fullNetRegTerm, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
@@ -76,21 +76,21 @@ public interface InferenceOnlyOutputLayer extends IOutputLayer {
 
     @Override
     default void fit(DataSetIterator iter) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     default void fit(INDArray examples, INDArray labels) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     default void fit(DataSet data) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     default void fit(INDArray examples, int[] labels) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 }

@@ -41,8 +41,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class RecycledOutputMemory {
     private static final Logger log = LoggerFactory.getLogger(RecycledOutputMemory.class);
-    /** Below this glibc's malloc serves warm memory from its own free lists (its mmap threshold is 128 KB). */
-    public static final long MIN_BYTES = 128 * 1024;
+    /**
+     * One page: smaller outputs share pages, so their page faults are few per call. Larger ones fault too below
+     * glibc's 128 KB mmap threshold, since ND4J frees nothing until a GC (measured: a [32, 512] output, 16 pages,
+     * 242 µs per call of a 784x512 int8 layer against 71 µs with the output in a workspace).
+     */
+    public static final long MIN_BYTES = 4096;
     private static final long GC_WAIT_MS = 100;
     private static final long ENQUEUE_PAUSE_MS = 5;
 

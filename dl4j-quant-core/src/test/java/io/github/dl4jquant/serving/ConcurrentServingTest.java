@@ -53,7 +53,13 @@ class ConcurrentServingTest {
         /** The same with the replicas handed out in turn, so two threads can call one replica at once. */
         PARALLEL_INFERENCE_INPLACE_ROUND_ROBIN,
         /** {@code ParallelInference} queueing each request to 2 worker threads with their own replicas. */
-        PARALLEL_INFERENCE_SEQUENTIAL
+        PARALLEL_INFERENCE_SEQUENTIAL,
+        /**
+         * {@code ParallelInference}'s default: requests from different callers concatenated into one batch of up to
+         * 128 rows on 2 workers, the output split back; bit-identical only because int8 layers compute each row
+         * independently of its batch.
+         */
+        PARALLEL_INFERENCE_BATCHED
     }
 
     static Stream<Arguments> modelsAndWays() {
@@ -202,6 +208,9 @@ class ConcurrentServingTest {
                 case PARALLEL_INFERENCE_SEQUENTIAL:
                     return parallel(new ParallelInference.Builder(model).inferenceMode(InferenceMode.SEQUENTIAL)
                             .workers(2).build());
+                case PARALLEL_INFERENCE_BATCHED:
+                    return parallel(new ParallelInference.Builder(model).inferenceMode(InferenceMode.BATCHED)
+                            .batchLimit(128).queueLimit(64).workers(2).build());
                 default:
                     throw new IllegalArgumentException(String.valueOf(way));
             }

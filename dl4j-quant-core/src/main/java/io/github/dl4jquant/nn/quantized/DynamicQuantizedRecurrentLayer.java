@@ -1,6 +1,5 @@
 package io.github.dl4jquant.nn.quantized;
 
-import io.github.dl4jquant.nn.DenseLayerSupport;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -321,44 +320,9 @@ public abstract class DynamicQuantizedRecurrentLayer<C extends DynamicQuantizedR
         return Type.RECURRENT;
     }
 
-    /** The layer as messages name it. */
-    public String describe() {
-        return layerConf().getClass().getSimpleName() + " '" + layerConf().getLayerName() + "'";
-    }
-
     @Override
     public Pair<Gradient, INDArray> tbpttBackpropGradient(INDArray epsilon, int tbpttBackLength,
                                                           LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void computeGradientAndScore(LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void fit() {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void fit(INDArray data, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public boolean isPretrainLayer() {
-        return false;
-    }
-
-    @Override
-    public void clearNoiseWeightParams() {
-        // no params, so no weight noise
+        throw Int8Layer.inferenceOnly(describe());
     }
 }

@@ -5,7 +5,7 @@ import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.kernel.DnnlInt8Add;
 import io.github.dl4jquant.kernel.Int8Gemms;
-import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.InputOwner;
 import java.util.Arrays;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -59,7 +59,7 @@ public class QuantizedAddVertex extends ElementWiseVertex {
     public synchronized INDArray doForward(boolean training, LayerWorkspaceMgr workspaceMgr) {
         String name = "QuantizedAdd '" + getVertexName() + "'";
         if (training) {
-            throw DenseLayerSupport.inferenceOnly(name);
+            throw Int8Layer.inferenceOnly(name);
         }
         for (InputOwner owner : inputOwners) {
             owner.check(name);
@@ -108,7 +108,7 @@ public class QuantizedAddVertex extends ElementWiseVertex {
 
     @Override
     public Pair<Gradient, INDArray[]> doBackward(boolean tbptt, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly("QuantizedAdd '" + getVertexName() + "'");
+        throw Int8Layer.inferenceOnly("QuantizedAdd '" + getVertexName() + "'");
     }
 
     @Override

@@ -5,7 +5,6 @@ import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.kernel.DnnlInt8Convolution;
 import io.github.dl4jquant.kernel.Int8Gemms;
 import io.github.dl4jquant.nn.ConvolutionGeometry;
-import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.QuantMath;
 import io.github.dl4jquant.nn.reference.ReferenceQuantizedConvolution1D;
@@ -17,7 +16,6 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.Convolution1DLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.util.ConvolutionUtils;
@@ -53,7 +51,7 @@ public class QuantizedConvolutionLayer extends Int8Layer<QuantizedConvolution> {
         assertInputSet(false);
         Prepared p = prepared();
         if (training) {
-            throw DenseLayerSupport.inferenceOnly(p.name);
+            throw Int8Layer.inferenceOnly(p.name);
         }
         if (p.kernel == null) {
             return p.reference(input, maskArray, workspaceMgr);
@@ -149,21 +147,6 @@ public class QuantizedConvolutionLayer extends Int8Layer<QuantizedConvolution> {
             prepared = p;
         }
         return p;
-    }
-
-    @Override
-    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly("QuantizedConvolution '" + layerConf().getLayerName() + "'");
-    }
-
-    @Override
-    public boolean isPretrainLayer() {
-        return false;
-    }
-
-    @Override
-    public void clearNoiseWeightParams() {
-        // no params, so no weight noise
     }
 
     /** The immutable per-layer state: the geometry and the kernel, or the reference layer it falls back to. */

@@ -7,10 +7,8 @@ import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.TimeSteps;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -74,35 +72,5 @@ public class QuantizedDenseLayer extends Int8Layer<QuantizedDense> implements In
 
     static String describe(QuantizedDense c) {
         return "QuantizedDense '" + c.getLayerName() + "'";
-    }
-
-    @Override
-    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void computeGradientAndScore(LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void fit() {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public void fit(INDArray data, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
-    }
-
-    @Override
-    public boolean isPretrainLayer() {
-        return false;
-    }
-
-    @Override
-    public void clearNoiseWeightParams() {
-        // no params, so no weight noise
     }
 }

@@ -1,6 +1,6 @@
 package io.github.dl4jquant.nn.quantized;
 
-import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.EmbeddingIndices;
 import java.util.Arrays;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
@@ -62,7 +62,7 @@ final class QuantizedEmbeddingRuntime {
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-            throw DenseLayerSupport.inferenceOnly(name);
+            throw Int8Layer.inferenceOnly(name);
         }
     }
 
@@ -106,7 +106,7 @@ final class QuantizedEmbeddingRuntime {
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-            throw DenseLayerSupport.inferenceOnly(name);
+            throw Int8Layer.inferenceOnly(name);
         }
     }
 }

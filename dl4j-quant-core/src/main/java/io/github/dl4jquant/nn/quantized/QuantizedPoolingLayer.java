@@ -5,14 +5,12 @@ import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.kernel.DnnlInt8Pooling;
 import io.github.dl4jquant.kernel.Int8Gemms;
-import io.github.dl4jquant.nn.DenseLayerSupport;
 import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.PoolingGeometry;
 import io.github.dl4jquant.nn.QuantMath;
 import java.util.List;
 import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -41,7 +39,7 @@ public class QuantizedPoolingLayer extends Int8Layer<QuantizedPooling> {
         assertInputSet(false);
         Prepared p = prepared();
         if (training) {
-            throw DenseLayerSupport.inferenceOnly(p.name);
+            throw Int8Layer.inferenceOnly(p.name);
         }
         PoolingGeometry g = p.geometry;
         INDArray x = DenseArrays.denseC(input.castTo(DataType.FLOAT));
@@ -106,21 +104,6 @@ public class QuantizedPoolingLayer extends Int8Layer<QuantizedPooling> {
             prepared = p;
         }
         return p;
-    }
-
-    @Override
-    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly("QuantizedPooling '" + layerConf().getLayerName() + "'");
-    }
-
-    @Override
-    public boolean isPretrainLayer() {
-        return false;
-    }
-
-    @Override
-    public void clearNoiseWeightParams() {
-        // no params, so no weight noise
     }
 
     /** The immutable per-layer state: the geometry, the kernel, and the float layer it falls back to. */

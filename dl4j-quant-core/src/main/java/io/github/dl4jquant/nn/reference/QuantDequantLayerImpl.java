@@ -3,10 +3,8 @@ package io.github.dl4jquant.nn.reference;
 import io.github.dl4jquant.QuantOps;
 import io.github.dl4jquant.nn.Int8Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -30,21 +28,5 @@ public class QuantDequantLayerImpl extends Int8Layer<QuantDequantLayer> {
         INDArray fq = QuantOps.fakeQuantize(input, layerConf().qparams());
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
         return out.assign(fq);
-    }
-
-    @Override
-    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw new UnsupportedOperationException("Layer '" + layerConf().getLayerName() + "' (QuantDequantLayer) is "
-                + "part of a quantized, inference-only model: train the fp32 model and quantize it again");
-    }
-
-    @Override
-    public boolean isPretrainLayer() {
-        return false;
-    }
-
-    @Override
-    public void clearNoiseWeightParams() {
-        // no parameters, so no noise
     }
 }

@@ -2,7 +2,7 @@ package io.github.dl4jquant.nn.reference;
 
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.QuantOps;
-import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.WeightLayouts;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -37,7 +37,7 @@ final class ReferenceConvolutionRuntime {
     INDArray forward(boolean training, INDArray input, java.util.function.Function<INDArray, INDArray> floatForward,
                      LayerWorkspaceMgr workspaceMgr) {
         if (training) {
-            throw DenseLayerSupport.inferenceOnly(name);
+            throw Int8Layer.inferenceOnly(name);
         }
         INDArray y = floatForward.apply(QuantOps.fakeQuantize(input, conf.getQuantization().input()));
         QParams out = conf.getQuantization().output();

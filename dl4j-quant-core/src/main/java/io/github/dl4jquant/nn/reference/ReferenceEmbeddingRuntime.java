@@ -1,6 +1,6 @@
 package io.github.dl4jquant.nn.reference;
 
-import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.EmbeddingIndices;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -42,7 +42,7 @@ final class ReferenceEmbeddingRuntime {
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-            throw DenseLayerSupport.inferenceOnly(describe(conf()));
+            throw Int8Layer.inferenceOnly(describe(conf()));
         }
     }
 
@@ -61,7 +61,7 @@ final class ReferenceEmbeddingRuntime {
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-            throw DenseLayerSupport.inferenceOnly(describe(conf()));
+            throw Int8Layer.inferenceOnly(describe(conf()));
         }
     }
 }

@@ -2,6 +2,7 @@ package io.github.dl4jquant.nn.reference;
 
 import io.github.dl4jquant.QParams;
 import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import io.github.dl4jquant.nn.InferenceOnlyOutputLayer;
 import io.github.dl4jquant.nn.TimeSteps;
 import org.deeplearning4j.nn.conf.RNNFormat;
@@ -138,22 +139,22 @@ public class ReferenceQuantizedDenseLayer extends BaseLayer<ReferenceQuantizedDe
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     public void computeGradientAndScore(LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     public void fit() {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override
     public void fit(INDArray data, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(describe());
+        throw Int8Layer.inferenceOnly(describe());
     }
 
     @Override

@@ -1,7 +1,7 @@
 package io.github.dl4jquant.nn.reference;
 
 import java.util.Map;
-import io.github.dl4jquant.nn.DenseLayerSupport;
+import io.github.dl4jquant.nn.Int8Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -74,6 +74,6 @@ public class ReferenceQuantizedDepthwiseConvolution2DLayer extends org.deeplearn
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        throw DenseLayerSupport.inferenceOnly(runtime.name());
+        throw Int8Layer.inferenceOnly(runtime.name());
     }
 }
