@@ -2,8 +2,10 @@ package io.github.dl4jquant.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.dl4jquant.Quantizer;
+import io.github.dl4jquant.nn.quantized.DynamicQuantizedRecurrent;
 import io.github.dl4jquant.nn.quantized.QuantizedConvolution;
 import io.github.dl4jquant.nn.quantized.QuantizedDense;
+import io.github.dl4jquant.nn.quantized.RecurrentWeights;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -58,8 +60,8 @@ public final class ModelSizeReport {
     }
 
     /**
-     * Float params at 4 bytes each, plus int8 weights, scales and biases held in QuantizedDense and
-     * QuantizedConvolution configurations.
+     * Float params at 4 bytes each, plus int8 weights, scales and biases held in QuantizedDense,
+     * QuantizedConvolution and DynamicQuantizedRecurrent configurations.
      */
     static long weightBytes(ComputationGraph g) {
         long bytes = g.numParams() * 4;
@@ -69,9 +71,10 @@ public final class ModelSizeReport {
             }
             Layer conf = v.getLayer().conf().getLayer();
             if (conf instanceof QuantizedDense) {
-                QuantizedDense q = (QuantizedDense) conf;
-                bytes += q.getWeightInt8().length + 4L * q.getWeightScales().length
-                        + (q.hasBias() ? 4L * q.getBias().length : 0);
+                bytes += denseBytes((QuantizedDense) conf);
+            } else if (conf instanceof DynamicQuantizedRecurrent) {
+                DynamicQuantizedRecurrent r = (DynamicQuantizedRecurrent) conf;
+                bytes += recurrentBytes(r.getForward()) + recurrentBytes(r.getBackward());
             } else if (conf instanceof QuantizedConvolution) {
                 QuantizedConvolution q = (QuantizedConvolution) conf;
                 bytes += q.getWeightInt8().length + 4L * q.weightScales().length
@@ -79,5 +82,17 @@ public final class ModelSizeReport {
             }
         }
         return bytes;
+    }
+
+    private static long denseBytes(QuantizedDense q) {
+        return q.getWeightInt8().length + 4L * q.getWeightScales().length + (q.hasBias() ? 4L * q.getBias().length : 0);
+    }
+
+    private static long recurrentBytes(RecurrentWeights w) {
+        if (w == null) {
+            return 0;
+        }
+        long peepholes = w.hasPeepholes() ? 4L * w.getPeepholes().length : 0;
+        return denseBytes(w.getInputWeights()) + denseBytes(w.getRecurrentWeights()) + peepholes;
     }
 }

@@ -28,6 +28,8 @@ import org.bytedeco.javacpp.Pointer;
  */
 final class DnnlQuantizeStep {
     private final memory source;
+    /** The same floats as one row, for the NaN sum: oneDNN reduces a 4-d tensor to a scalar in its slow reference code. */
+    private final memory sourceRow;
     private final memory quantized;
     private final primitive quantize;
     private final primitive nanCheck;
@@ -48,15 +50,19 @@ final class DnnlQuantizeStep {
         quantize = new reorder(new reorder.primitive_desc(Dnnl.engine(), floatDesc, Dnnl.engine(),
                 target.get_desc(), attr, false));
         quantizeArgs = args(DNNL_ARG_SRC, source, DNNL_ARG_DST, quantized);
-        memory.desc one = new memory.desc(new long[] {1, 1, 1, 1}, memory.data_type.f32, memory.format_tag.nchw);
+        long elements = floatDesc.get_size() / Float.BYTES;
+        memory.desc row = Dnnl.matrix(1, elements, memory.data_type.f32);
+        memory.desc one = Dnnl.matrix(1, 1, memory.data_type.f32);
         memory sumMem = Dnnl.owned(one);
-        nanCheck = Dnnl.reductionOf(algorithm.reduction_sum, floatDesc, one);
-        nanArgs = args(DNNL_ARG_SRC, source, DNNL_ARG_DST, sumMem);
+        sourceRow = Dnnl.unbound(row);
+        nanCheck = Dnnl.reductionOf(algorithm.reduction_sum, row, one);
+        nanArgs = args(DNNL_ARG_SRC, sourceRow, DNNL_ARG_DST, sumMem);
         sum = new FloatPointer(sumMem.get_data_handle()).capacity(1);
     }
 
     void bind(Pointer floats) {
         source.set_data_handle(floats);
+        sourceRow.set_data_handle(floats);
     }
 
     /**
