@@ -31,6 +31,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * java -Xms1g -Xmx1g -XX:+AlwaysPreTouch -Dorg.bytedeco.javacpp.platform.extension=-onednn-avx2 \
  *     -cp "dl4j-quant-bench/target/classes:$(cat cp.txt)" io.github.dl4jquant.bench.ServingStability 100000 200
  * }</pre>
+ * A third argument sets the calls of the 4096x4096 layer (default: a tenth of the MLP's).
  * A fixed, pre-touched heap keeps the Java heap's own growth out of RSS, so what moves is native memory.
  */
 public final class ServingStability {
@@ -105,8 +106,9 @@ public final class ServingStability {
     public static void main(String[] args) throws Exception {
         int calls = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         int cycles = args.length > 1 ? Integer.parseInt(args[1]) : 200;
+        int largeOutputCalls = args.length > 2 ? Integer.parseInt(args[2]) : calls / 10;
         List<Phase> phases = List.of(serve("mlp", calls), reload("mlp", cycles), reload("resnet", cycles),
-                serve("dense4096", calls / 10));
+                serve("dense4096", largeOutputCalls));
         phases.forEach(p -> System.out.println(p.summary()));
         if (!phases.stream().allMatch(Phase::flat)) {
             System.exit(1);
