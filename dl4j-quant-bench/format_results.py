@@ -94,6 +94,19 @@ if cnn_rows:
               "convolution (its batch norm and ReLU folded in), pooling, residual add and dense layer on oneDNN int8.",
               "", "| model | batch | DL4J fp32 | int8 | int8 speed-up |", "|---|---:|---:|---:|---:|"] + cnn_rows
 
+lstm_rows = []
+for batch in ("1", "32", "64"):
+    fp32 = best(key("InferenceBenchmark", "output", "lstm", batch, "fp32"))
+    dyn = best(key("InferenceBenchmark", "output", "lstm", batch, "dynamic"))
+    if fp32 and dyn:
+        lstm_rows.append(f"| {batch} | {fmt(fp32, 1000)} ({fp32[2]}) | {fmt(dyn, 1000)} ({dyn[2]}) | "
+                         f"{fp32[0] / dyn[0]:.2f}x |")
+if lstm_rows:
+    lines += ["", "Recurrent (`BenchModels`' `lstm`: DL4J `LSTM(128 -> 256)`, tanh, over 50 time steps, the whole "
+              "sequence output), latency of `outputSingle` in ms, best of the two thread settings with the winning "
+              "one; dynamic int8 is `Quantizer.quantizeDynamic` (no peer harness for recurrent layers yet).", "",
+              "| batch | DL4J fp32 | dynamic int8 | speed-up |", "|---:|---:|---:|---:|"] + lstm_rows
+
 # Every engine side by side, on the networks PeerModelExport wrote: ours through plain output() and the workspace
 # recipe, PyTorch 2.x (best engine and thread setting), ONNX Runtime (best of 1 and 2 intra-op threads).
 pt2_runs = {t: load(t, "jmh-pytorch2-threads") for t in ("1", "default")}

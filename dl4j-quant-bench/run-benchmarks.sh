@@ -12,7 +12,8 @@
 #    and 2 intra-op threads. The tables take the best setting of each cell.
 # 3. ObserverBenchmark (calibration cost) and ModelSizeReport.
 #
-# Each model runs at its own batch sizes (the MLPs and lenet at 1, 32, 256; resnet at 1, 8, 32), so the script passes
+# Each model runs at its own batch sizes (the MLPs and lenet at 1, 32, 256; resnet at 1, 8, 32; lstm, DL4J fp32 against
+# dynamic int8 only and without peers, at 1, 32, 64), so the script passes
 # -p model/batch/variant itself: restrict the models with BENCH_MODELS, not with -p model= (JMH would add to the list).
 # Usage: [BENCH_MODELS="mlp lenet"] [JMH_ITERATIONS="-wi 3 -w 1 -i 4 -r 1"] [JMH_CNN_ITERATIONS=...] \
 #        dl4j-quant-bench/run-benchmarks.sh
@@ -34,26 +35,35 @@ peers=(java -Dpeer.models="$out/peer-models" -cp "dl4j-quant-bench/peers/target/
 # (PyTorch2Benchmark checks this; see its Javadoc)
 pytorch=(env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296 "${peers[@]}")
 
-read -r -a models <<< "${BENCH_MODELS:-dense784x512 dense4096 mlp lenet resnet}"
-"${jvm[@]}" io.github.dl4jquant.bench.PeerModelExport "$out/peer-models" "${models[@]}"
-/usr/bin/python3 dl4j-quant-bench/python/build_onnx_models.py "$out/peer-models" "${models[@]}" >/dev/null
+read -r -a models <<< "${BENCH_MODELS:-dense784x512 dense4096 mlp lenet resnet lstm}"
+is_recurrent() { [ "$1" = lstm ]; }
+read -r -a peer_models <<< "$(for m in "${models[@]}"; do is_recurrent "$m" || printf '%s ' "$m"; done)"
+if [ ${#peer_models[@]} -gt 0 ]; then
+  "${jvm[@]}" io.github.dl4jquant.bench.PeerModelExport "$out/peer-models" "${peer_models[@]}"
+  /usr/bin/python3 dl4j-quant-bench/python/build_onnx_models.py "$out/peer-models" "${peer_models[@]}" >/dev/null
+fi
 
 # Dense models: 3 warm-up iterations of 1 s and 4 measured ones. CNNs: 2 and 3, since their cells take ms to a second,
 # so C2's late compilations (see InferenceBenchmark) weigh little, and the run stays short.
 read -r -a dense_iterations <<< "${JMH_ITERATIONS:--wi 3 -w 1 -i 4 -r 1}"
 read -r -a cnn_iterations <<< "${JMH_CNN_ITERATIONS:--wi 2 -w 1 -i 3 -r 1}"
-batches() { case "$1" in resnet) echo 1,8,32 ;; *) echo 1,32,256 ;; esac; }
+batches() { case "$1" in resnet) echo 1,8,32 ;; lstm) echo 1,32,64 ;; *) echo 1,32,256 ;; esac; }
 is_cnn() { case "$1" in lenet|resnet) return 0 ;; *) return 1 ;; esac; }
 
 rm -f "$out"/jmh-threads-*.json "$out"/jmh-pytorch2-threads-*.json "$out"/jmh-ort-*.json
 for threads in 1 default; do
   if [ "$threads" = 1 ]; then export OMP_NUM_THREADS=1; else unset OMP_NUM_THREADS; fi
-  dense=$(for m in "${models[@]}"; do is_cnn "$m" || echo "$m"; done)
+  dense=$(for m in "${models[@]}"; do is_cnn "$m" || is_recurrent "$m" || echo "$m"; done)
   if [ "$threads" = 1 ] && [ -n "$dense" ]; then  # calibration cost, against a dense forward
     "${jvm[@]}" org.openjdk.jmh.Main ObserverBenchmark "${dense_iterations[@]}" -rf json \
         -rff "$out/jmh-threads-$threads-observers.json"
   fi
   for model in "${models[@]}"; do
+    if is_recurrent "$model"; then  # recurrent layers are quantized dynamically only, as in PyTorch; no peer harness
+      "${jvm[@]}" org.openjdk.jmh.Main '\.InferenceBenchmark\.' -p model="$model" -p batch="$(batches "$model")" \
+          -p variant=fp32,dynamic -wi 3 -w 1 -i 5 -r 1 -rf json -rff "$out/jmh-threads-$threads-$model.json"
+      continue
+    fi
     # dynamic quantization leaves a CNN's convolutions fp32 (PyTorch has no dynamic convolution): not timed there
     variants=fp32,int8
     iterations=("${cnn_iterations[@]}")
@@ -73,7 +83,7 @@ for threads in 1 default; do
     fi
   done
 done
-"${peers[@]}" io.github.dl4jquant.bench.peers.OrtKernelCheck "${models[@]}" > "$out/ort-kernels.txt" || true
+"${peers[@]}" io.github.dl4jquant.bench.peers.OrtKernelCheck "${peer_models[@]}" > "$out/ort-kernels.txt" || true
 "${jvm[@]}" io.github.dl4jquant.bench.ModelSizeReport > "$out/model-sizes.json"
 # a restricted run (BENCH_MODELS) writes only target/benchmarks.md, leaving the README's full tables alone
 readme=(README.md)
