@@ -28,7 +28,7 @@ import org.bytedeco.javacpp.Pointer;
  */
 final class DnnlQuantizeStep {
     private final memory source;
-    /** The same floats as one row, for the NaN sum: oneDNN reduces a 4-d tensor to a scalar in its slow reference code. */
+    /** The same floats as one row, for the NaN sum: oneDNN reduces a 4-d tensor to a scalar in reference code. */
     private final memory sourceRow;
     private final memory quantized;
     private final primitive quantize;

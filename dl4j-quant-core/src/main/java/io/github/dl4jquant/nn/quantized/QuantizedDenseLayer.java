@@ -65,11 +65,6 @@ public class QuantizedDenseLayer extends Int8Layer<QuantizedDense> implements In
         return p;
     }
 
-    @Override
-    public String describe() {
-        return describe(layerConf());
-    }
-
     static String describe(QuantizedDense c) {
         return "QuantizedDense '" + c.getLayerName() + "'";
     }
